@@ -1,0 +1,19 @@
+//! Fuzz `parse_documents`: any bytes, never a panic, and every diagnostic
+//! points inside the input.
+//!
+//! Run: `cd crates/gantry-spec/fuzz && cargo +nightly fuzz run parse -- -max_total_time=300`
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Err(diagnostics) = gantry_spec::parse_documents(text) {
+            let lines = text.lines().count() as u64 + 2;
+            for diagnostic in diagnostics.iter() {
+                assert!(diagnostic.line <= lines);
+                assert!(!diagnostic.message.is_empty());
+            }
+        }
+    }
+});
