@@ -13,6 +13,9 @@
 //! - `gpu`: canonical GPU models and the many names clouds and Kubernetes use.
 //! - `suggest`: edit distance and "did you mean" search.
 //! - `money`: US dollars as fixed-point micro-dollars.
+//! - `csv_reader`: a small RFC 4180 CSV reader for the data tables Gantry loads.
+//! - `price_table`: hourly instance prices per cloud, region and zone, loaded from
+//!   CSV, with every refused price reported.
 //! - `duration_text`: human durations (`30m`, `1h30m`, `2d`).
 //! - `names`: Kubernetes name rules (DNS-1123 labels, label keys and values).
 //! - `ids`: job ids and team paths.
@@ -44,6 +47,7 @@
 //! # }
 //! ```
 
+mod csv_reader;
 mod data_uri;
 mod duration_text;
 pub mod fleet_config;
@@ -54,10 +58,12 @@ mod job_state;
 mod money;
 mod names;
 mod placement_terms;
+mod price_table;
 mod quantity;
 mod resources;
 mod suggest;
 
+pub use csv_reader::{CsvError, CsvRecord, CsvTable, parse_csv};
 pub use data_uri::{DataUri, DataUriError, StorageScheme};
 pub use duration_text::{DurationError, format_duration, parse_duration};
 pub use fleet_config::{
@@ -77,6 +83,9 @@ pub use names::{
     check_dns1123_subdomain, check_label_key, check_label_value,
 };
 pub use placement_terms::{CapacityType, Cloud, Glob, GlobError, SpotPolicy};
+pub use price_table::{
+    PriceKey, PriceRow, PriceTable, PriceTableError, PriceTableLoad, RejectedPrice,
+};
 pub use quantity::{Quantity, QuantityError, format_bytes};
 pub use resources::{GpuRequest, PodResources, ResourceError, ResourceVector};
 pub use suggest::{MAX_SUGGESTIONS, edit_distance, nearest, suggestion_distance};
