@@ -1,0 +1,462 @@
+//! The quota ledger of one scheduling pass: usage of every team (its own
+//! jobs and all its descendants'), projected spend against daily budgets,
+//! and usage per cloud region; checked before every placement and updated
+//! after it.
+//!
+//! A team's usage counts against its own quota and every ancestor's: a job
+//! of `org/nlp` uses `org/nlp`'s and `org`'s quota. Budgets count the
+//! projected spend until the end of the UTC day (spent so far, plus running
+//! jobs' marginal hourly cost until they are expected to end or midnight,
+//! whichever is first).
+
+use std::collections::{BTreeMap, HashMap};
+
+use gantry_core::{Cloud, CloudQuota, GpuModel, Money, TeamPath, TeamQuota};
+
+use crate::plan::WaitReason;
+use crate::snapshot::{Seconds, Snapshot};
+
+/// What one placement adds to the ledger.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Usage {
+    pub(crate) gpus: u64,
+    pub(crate) gpu_model: Option<GpuModel>,
+    pub(crate) cpu_millis: u64,
+    pub(crate) memory_bytes: u64,
+    pub(crate) vcpus: u64,
+    pub(crate) spot: bool,
+    /// Marginal spend until midnight UTC.
+    pub(crate) spend_until_midnight: Money,
+}
+
+#[derive(Clone, Debug, Default)]
+struct TeamUsage {
+    gpus: u64,
+    gpus_by_model: BTreeMap<GpuModel, u64>,
+    cpu_millis: u64,
+    memory_bytes: u64,
+    projected_spend: Money,
+}
+
+#[derive(Clone, Debug, Default)]
+struct RegionUsage {
+    gpus: u64,
+    gpus_by_model: BTreeMap<GpuModel, u64>,
+    vcpus: u64,
+    spot_gpus: u64,
+}
+
+/// Quota state during one pass. Teams are interned: each team path gets an
+/// id, with its chain of ancestors (root first) computed once.
+#[derive(Clone, Debug)]
+pub(crate) struct QuotaLedger {
+    ids: HashMap<TeamPath, usize>,
+    paths: Vec<TeamPath>,
+    /// Ids of the team and its ancestors, root first.
+    chains: Vec<Vec<usize>>,
+    quotas: Vec<Option<TeamQuota>>,
+    teams: Vec<TeamUsage>,
+    cloud_quotas: BTreeMap<(Cloud, String), CloudQuota>,
+    regions: BTreeMap<(Cloud, String), RegionUsage>,
+    /// End of the current UTC day.
+    pub(crate) midnight: Seconds,
+}
+
+/// Seconds in a day.
+pub(crate) const DAY: Seconds = 86_400;
+
+impl QuotaLedger {
+    /// The ledger as of `snapshot` at `now`: running allocations counted.
+    pub(crate) fn new(
+        snapshot: &Snapshot,
+        now: Seconds,
+        usage_of_running: impl Fn(usize) -> (Usage, Cloud, String),
+    ) -> Self {
+        let midnight = (now / DAY + 1) * DAY;
+        let mut ledger = QuotaLedger {
+            ids: HashMap::new(),
+            paths: Vec::new(),
+            chains: Vec::new(),
+            quotas: Vec::new(),
+            teams: Vec::new(),
+            cloud_quotas: snapshot
+                .cloud_quotas
+                .iter()
+                .map(|quota| ((quota.cloud, quota.region.clone()), quota.clone()))
+                .collect(),
+            regions: BTreeMap::new(),
+            midnight,
+        };
+        for budget in &snapshot.teams {
+            let id = ledger.intern(&budget.quota.team);
+            if let Some(slot) = ledger.quotas.get_mut(id) {
+                *slot = Some(budget.quota.clone());
+            }
+        }
+        for job in &snapshot.queue {
+            ledger.intern(&job.team);
+        }
+        for budget in &snapshot.teams {
+            let id = ledger.intern(&budget.quota.team);
+            for ancestor in ledger.chain(id).to_vec() {
+                if let Some(entry) = ledger.teams.get_mut(ancestor) {
+                    entry.projected_spend =
+                        entry.projected_spend.saturating_add(budget.spend_today);
+                }
+            }
+        }
+        for (index, allocation) in snapshot.running.iter().enumerate() {
+            let (usage, cloud, region) = usage_of_running(index);
+            let id = ledger.intern(&allocation.team);
+            ledger.add(id, &usage, cloud, &region);
+        }
+        ledger
+    }
+
+    /// The id of `team`, adding it (and its ancestors) if new.
+    pub(crate) fn intern(&mut self, team: &TeamPath) -> usize {
+        if let Some(&id) = self.ids.get(team) {
+            return id;
+        }
+        let parent_chain = match team.parent() {
+            Some(parent) => {
+                let parent_id = self.intern(&parent);
+                self.chain(parent_id).to_vec()
+            }
+            None => Vec::new(),
+        };
+        let id = self.paths.len();
+        self.ids.insert(team.clone(), id);
+        self.paths.push(team.clone());
+        let mut chain = parent_chain;
+        chain.push(id);
+        self.chains.push(chain);
+        self.quotas.push(None);
+        self.teams.push(TeamUsage::default());
+        id
+    }
+
+    /// The id of an interned team.
+    pub(crate) fn id(&self, team: &TeamPath) -> Option<usize> {
+        self.ids.get(team).copied()
+    }
+
+    fn chain(&self, id: usize) -> &[usize] {
+        self.chains.get(id).map_or(&[], Vec::as_slice)
+    }
+
+    /// The team limits that `usage` would break whatever the offer: total
+    /// GPUs, CPU and memory of the team and its ancestors. A cheap first
+    /// check before weighing offers one by one.
+    pub(crate) fn check_totals(&self, team: usize, usage: &Usage) -> Result<(), WaitReason> {
+        let totals = Usage {
+            gpu_model: None,
+            spend_until_midnight: Money::ZERO,
+            spot: false,
+            ..usage.clone()
+        };
+        for &id in self.chain(team).iter().rev() {
+            let Some(Some(quota)) = self.quotas.get(id) else {
+                continue;
+            };
+            let quota_without_per_offer_limits =
+                quota.gpus.is_some() || quota.cpu_millis.is_some() || quota.memory_bytes.is_some();
+            if !quota_without_per_offer_limits {
+                continue;
+            }
+            let Some(used) = self.teams.get(id) else {
+                continue;
+            };
+            let Some(path) = self.paths.get(id) else {
+                continue;
+            };
+            if let Some(limit) = quota.gpus
+                && used.gpus + totals.gpus > u64::from(limit)
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "GPUs {} in use + {} requested > {limit}",
+                        used.gpus, totals.gpus
+                    ),
+                ));
+            }
+            if let Some(limit) = quota.cpu_millis
+                && used.cpu_millis + totals.cpu_millis > limit
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "CPU {}m in use + {}m requested > {limit}m",
+                        used.cpu_millis, totals.cpu_millis
+                    ),
+                ));
+            }
+            if let Some(limit) = quota.memory_bytes
+                && used.memory_bytes + totals.memory_bytes > limit
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "memory {} in use + {} requested > {}",
+                        gantry_core::format_bytes(used.memory_bytes),
+                        gantry_core::format_bytes(totals.memory_bytes),
+                        gantry_core::format_bytes(limit)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The limit that `usage` would break for `team` in (`cloud`, `region`), if any.
+    pub(crate) fn check(
+        &self,
+        team: usize,
+        usage: &Usage,
+        cloud: Cloud,
+        region: &str,
+    ) -> Result<(), WaitReason> {
+        for &id in self.chain(team).iter().rev() {
+            let Some(Some(quota)) = self.quotas.get(id) else {
+                continue;
+            };
+            let Some(used) = self.teams.get(id) else {
+                continue;
+            };
+            let Some(path) = self.paths.get(id) else {
+                continue;
+            };
+            if let Some(limit) = quota.gpus
+                && used.gpus + usage.gpus > u64::from(limit)
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "GPUs {} in use + {} requested > {limit}",
+                        used.gpus, usage.gpus
+                    ),
+                ));
+            }
+            if let Some(model) = usage.gpu_model
+                && let Some(limit) = quota.gpus_by_model.get(&model)
+            {
+                let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
+                if in_use + usage.gpus > u64::from(*limit) {
+                    return Err(team_quota(
+                        path,
+                        format!(
+                            "{model} GPUs {in_use} in use + {} requested > {limit}",
+                            usage.gpus
+                        ),
+                    ));
+                }
+            }
+            if let Some(limit) = quota.cpu_millis
+                && used.cpu_millis + usage.cpu_millis > limit
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "CPU {}m in use + {}m requested > {limit}m",
+                        used.cpu_millis, usage.cpu_millis
+                    ),
+                ));
+            }
+            if let Some(limit) = quota.memory_bytes
+                && used.memory_bytes + usage.memory_bytes > limit
+            {
+                return Err(team_quota(
+                    path,
+                    format!(
+                        "memory {} in use + {} requested > {}",
+                        gantry_core::format_bytes(used.memory_bytes),
+                        gantry_core::format_bytes(usage.memory_bytes),
+                        gantry_core::format_bytes(limit)
+                    ),
+                ));
+            }
+            if let Some(budget) = quota.budget_per_day
+                && used
+                    .projected_spend
+                    .saturating_add(usage.spend_until_midnight)
+                    > budget
+                && usage.spend_until_midnight > Money::ZERO
+            {
+                return Err(WaitReason::Budget {
+                    team: path.clone(),
+                    detail: format!(
+                        "${} projected today + ${} for this job > ${budget} per day",
+                        used.projected_spend, usage.spend_until_midnight
+                    ),
+                });
+            }
+        }
+        if self.cloud_quotas.is_empty() {
+            return Ok(());
+        }
+        let key = (cloud, region.to_owned());
+        if let Some(quota) = self.cloud_quotas.get(&key) {
+            let used = self.regions.get(&key).cloned().unwrap_or_default();
+            let cloud_quota = |detail: String| WaitReason::CloudQuota {
+                cloud,
+                region: region.to_owned(),
+                detail,
+            };
+            if let Some(limit) = quota.gpus
+                && used.gpus + usage.gpus > u64::from(limit)
+            {
+                return Err(cloud_quota(format!(
+                    "GPUs {} in use + {} requested > {limit}",
+                    used.gpus, usage.gpus
+                )));
+            }
+            if let Some(model) = usage.gpu_model
+                && let Some(limit) = quota.gpus_by_model.get(&model)
+            {
+                let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
+                if in_use + usage.gpus > u64::from(*limit) {
+                    return Err(cloud_quota(format!(
+                        "{model} GPUs {in_use} in use + {} requested > {limit}",
+                        usage.gpus
+                    )));
+                }
+            }
+            if let Some(limit) = quota.vcpus
+                && usage.gpus > 0
+                && used.vcpus + usage.vcpus > u64::from(limit)
+            {
+                return Err(cloud_quota(format!(
+                    "GPU-instance vCPUs {} in use + {} requested > {limit}",
+                    used.vcpus, usage.vcpus
+                )));
+            }
+            if let Some(limit) = quota.spot_gpus
+                && usage.spot
+                && used.spot_gpus + usage.gpus > u64::from(limit)
+            {
+                return Err(cloud_quota(format!(
+                    "spot GPUs {} in use + {} requested > {limit}",
+                    used.spot_gpus, usage.gpus
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Records a placement.
+    pub(crate) fn add(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
+        for id in self.chain(team).to_vec() {
+            let Some(entry) = self.teams.get_mut(id) else {
+                continue;
+            };
+            entry.gpus += usage.gpus;
+            if let Some(model) = usage.gpu_model {
+                *entry.gpus_by_model.entry(model).or_default() += usage.gpus;
+            }
+            entry.cpu_millis += usage.cpu_millis;
+            entry.memory_bytes += usage.memory_bytes;
+            entry.projected_spend = entry
+                .projected_spend
+                .saturating_add(usage.spend_until_midnight);
+        }
+        if usage.gpus == 0 || self.cloud_quotas.is_empty() {
+            return;
+        }
+        let entry = self.regions.entry((cloud, region.to_owned())).or_default();
+        {
+            entry.gpus += usage.gpus;
+            if let Some(model) = usage.gpu_model {
+                *entry.gpus_by_model.entry(model).or_default() += usage.gpus;
+            }
+            entry.vcpus += usage.vcpus;
+            if usage.spot {
+                entry.spot_gpus += usage.gpus;
+            }
+        }
+    }
+
+    /// Removes a placement (a preemption victim). Spend already projected
+    /// for today stays: the victim ran until now, and budgets err safe.
+    pub(crate) fn remove(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
+        for id in self.chain(team).to_vec() {
+            let Some(entry) = self.teams.get_mut(id) else {
+                continue;
+            };
+            entry.gpus = entry.gpus.saturating_sub(usage.gpus);
+            if let Some(model) = usage.gpu_model
+                && let Some(count) = entry.gpus_by_model.get_mut(&model)
+            {
+                *count = count.saturating_sub(usage.gpus);
+            }
+            entry.cpu_millis = entry.cpu_millis.saturating_sub(usage.cpu_millis);
+            entry.memory_bytes = entry.memory_bytes.saturating_sub(usage.memory_bytes);
+        }
+        if usage.gpus == 0 || self.cloud_quotas.is_empty() {
+            return;
+        }
+        let entry = self.regions.entry((cloud, region.to_owned())).or_default();
+        {
+            entry.gpus = entry.gpus.saturating_sub(usage.gpus);
+            if let Some(model) = usage.gpu_model
+                && let Some(count) = entry.gpus_by_model.get_mut(&model)
+            {
+                *count = count.saturating_sub(usage.gpus);
+            }
+            entry.vcpus = entry.vcpus.saturating_sub(usage.vcpus);
+            if usage.spot {
+                entry.spot_gpus = entry.spot_gpus.saturating_sub(usage.gpus);
+            }
+        }
+    }
+
+    /// Dominant-resource share of `team` against its nearest quota, in
+    /// millionths; teams without any quota share against `fleet_gpus`.
+    pub(crate) fn dominant_share_ppm(&self, team: usize, fleet_gpus: u64) -> u64 {
+        let empty = TeamUsage::default();
+        let used = self.teams.get(team).unwrap_or(&empty);
+        let quota = self
+            .chain(team)
+            .iter()
+            .rev()
+            .find_map(|&id| self.quotas.get(id).and_then(Option::as_ref));
+        let ratio = |used: u64, limit: u64| {
+            if limit == 0 {
+                if used == 0 { 0 } else { u64::MAX }
+            } else {
+                u64::try_from(u128::from(used) * 1_000_000 / u128::from(limit)).unwrap_or(u64::MAX)
+            }
+        };
+        match quota {
+            Some(quota) => {
+                let mut share = 0u64;
+                let mut any_limit = false;
+                if let Some(limit) = quota.gpus {
+                    share = share.max(ratio(used.gpus, u64::from(limit)));
+                    any_limit = true;
+                }
+                if let Some(limit) = quota.cpu_millis {
+                    share = share.max(ratio(used.cpu_millis, limit));
+                    any_limit = true;
+                }
+                if let Some(limit) = quota.memory_bytes {
+                    share = share.max(ratio(used.memory_bytes, limit));
+                    any_limit = true;
+                }
+                if any_limit {
+                    share
+                } else {
+                    ratio(used.gpus, fleet_gpus.max(1))
+                }
+            }
+            None => ratio(used.gpus, fleet_gpus.max(1)),
+        }
+    }
+}
+
+fn team_quota(team: &TeamPath, detail: String) -> WaitReason {
+    WaitReason::TeamQuota {
+        team: team.clone(),
+        detail,
+    }
+}

@@ -1,0 +1,822 @@
+//! The scheduling pass: order the queue, and for each job weigh every offer
+//! that could run it, cheapest first by the policy's measure, taking the
+//! first that passes the hourly cap, the quotas and the free capacity;
+//! preempt when a higher-priority job fits nowhere else; say why every
+//! other job waits.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+
+use gantry_core::{Money, TeamPath};
+
+use crate::candidates::{Signature, capacity_rank, no_match_detail, static_rejection};
+use crate::capacity::OfferCapacity;
+use crate::cost::{expected_cost, hourly_list_price, hourly_marginal_price, runtime_on, usage_of};
+use crate::plan::{
+    Assignment, Candidate, CostBreakdown, Explanation, Plan, Preemption, Rejection, WaitReason,
+    Waiting,
+};
+use crate::policy::{OfferChoice, Policy, QueueOrder};
+use crate::quota::{QuotaLedger, Usage};
+use crate::snapshot::{Offer, QueuedJob, Seconds, Snapshot};
+
+/// Why no offer could ever run `job`, whatever is free: for rejecting a job
+/// at submit (PRODUCT.md: "a job that no configured cluster could ever fit
+/// is rejected at submit, with the reason"). `None` when some offer can.
+pub fn never_fits(offers: &[Offer], job: &QueuedJob) -> Option<String> {
+    if offers
+        .iter()
+        .any(|offer| static_rejection(offer, job).is_none())
+    {
+        None
+    } else {
+        Some(no_match_detail(offers, job))
+    }
+}
+
+/// Decides placements, preemptions and waiting reasons for `snapshot` at `now`.
+///
+/// Pure and deterministic: the same inputs give the same plan.
+pub fn schedule(snapshot: &Snapshot, policy: &Policy, now: Seconds) -> Plan {
+    let mut pass = Pass::new(snapshot, policy, now);
+    match policy.queue_order {
+        QueueOrder::Fifo => {
+            let mut order: Vec<usize> = (0..snapshot.queue.len()).collect();
+            order.sort_by_key(|&index| {
+                (
+                    snapshot.queue.get(index).map_or(0, |job| job.submitted_at),
+                    index,
+                )
+            });
+            for index in order {
+                pass.consider(index);
+            }
+        }
+        QueueOrder::PriorityFairShare => pass.run_fair_share(),
+    }
+    pass.finish()
+}
+
+struct Pass<'a> {
+    snapshot: &'a Snapshot,
+    policy: &'a Policy,
+    now: Seconds,
+    capacity: Vec<OfferCapacity>,
+    ledger: QuotaLedger,
+    fleet_gpus: u64,
+    /// Offers that can ever run jobs of a signature.
+    candidates: HashMap<Signature, Vec<usize>>,
+    /// Offers found without room for a signature in this pass (capacity only
+    /// shrinks, so they stay without room until a preemption frees some).
+    no_room: HashMap<Signature, std::collections::HashSet<usize>>,
+    running_by_offer: BTreeMap<usize, Vec<usize>>,
+    /// Lowest priority of a preemptible running job anywhere.
+    lowest_preemptible_overall: u32,
+    /// Candidate offers per signature, sorted by their bound.
+    sorted: HashMap<Signature, std::rc::Rc<[(i64, usize)]>>,
+    /// Signatures with no room left anywhere (capacity only shrinks in a
+    /// pass, until a preemption frees some).
+    exhausted: std::collections::HashSet<Signature>,
+    /// Ledger id of each queued job's team.
+    team_ids: Vec<usize>,
+    preempted: BTreeSet<usize>,
+    plan: Plan,
+    /// Set when a job blocks the queue (no backfill).
+    blocked_by: Option<usize>,
+}
+
+/// Candidates are checked in ascending order of this key: the policy's
+/// measure, then list price, capacity rank and offer index as tie-breaks.
+type OrderingKey = (i64, i64, u8, usize);
+
+/// One priced candidate for a job.
+#[derive(Clone, Debug)]
+struct Priced {
+    offer: usize,
+    list: Money,
+    marginal: Money,
+    runtime_s: Seconds,
+    cost: CostBreakdown,
+}
+
+impl<'a> Pass<'a> {
+    fn new(snapshot: &'a Snapshot, policy: &'a Policy, now: Seconds) -> Self {
+        let midnight = (now / crate::quota::DAY + 1) * crate::quota::DAY;
+        let ledger = QuotaLedger::new(snapshot, now, |index| {
+            let Some(allocation) = snapshot.running.get(index) else {
+                return (Usage::default(), gantry_core::Cloud::Onprem, String::new());
+            };
+            match snapshot.offers.get(allocation.offer) {
+                Some(offer) => {
+                    let marginal = hourly_marginal_price(offer, allocation.hourly_cost);
+                    let remaining = allocation.expected_end_at.saturating_sub(now);
+                    let usage = usage_of(
+                        offer,
+                        &allocation.replica,
+                        allocation.replicas,
+                        marginal,
+                        midnight - now,
+                        remaining,
+                    );
+                    (usage, offer.cloud, offer.region.clone())
+                }
+                None => (Usage::default(), gantry_core::Cloud::Onprem, String::new()),
+            }
+        });
+        let mut running_by_offer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut lowest_preemptible_overall = u32::MAX;
+        for (index, allocation) in snapshot.running.iter().enumerate() {
+            running_by_offer
+                .entry(allocation.offer)
+                .or_default()
+                .push(index);
+            if allocation.preemptible {
+                lowest_preemptible_overall = lowest_preemptible_overall.min(allocation.priority);
+            }
+        }
+        let team_ids = snapshot
+            .queue
+            .iter()
+            .map(|job| ledger.id(&job.team).unwrap_or(usize::MAX))
+            .collect();
+        Pass {
+            snapshot,
+            policy,
+            now,
+            capacity: snapshot.offers.iter().map(OfferCapacity::of).collect(),
+            ledger,
+            fleet_gpus: snapshot
+                .offers
+                .iter()
+                .map(|offer| {
+                    u64::from(offer.node.gpu.map_or(0, |(_, count)| count))
+                        * u64::from(offer.total_nodes)
+                })
+                .sum(),
+            candidates: HashMap::new(),
+            no_room: HashMap::new(),
+            running_by_offer,
+            lowest_preemptible_overall,
+            sorted: HashMap::new(),
+            exhausted: std::collections::HashSet::new(),
+            team_ids,
+            preempted: BTreeSet::new(),
+            plan: Plan::default(),
+            blocked_by: None,
+        }
+    }
+
+    /// Priority first; within a priority, the team with the lowest dominant
+    /// share goes next; FIFO within a team.
+    fn run_fair_share(&mut self) {
+        let mut levels: BTreeMap<Reverse<u32>, BTreeMap<TeamPath, VecDeque<usize>>> =
+            BTreeMap::new();
+        let mut order: Vec<usize> = (0..self.snapshot.queue.len()).collect();
+        order.sort_by_key(|&index| {
+            (
+                self.snapshot
+                    .queue
+                    .get(index)
+                    .map_or(0, |job| job.submitted_at),
+                index,
+            )
+        });
+        for index in order {
+            if let Some(job) = self.snapshot.queue.get(index) {
+                levels
+                    .entry(Reverse(job.priority))
+                    .or_default()
+                    .entry(job.team.clone())
+                    .or_default()
+                    .push_back(index);
+            }
+        }
+        for (_, mut teams) in levels {
+            let team_names: Vec<TeamPath> = teams.keys().cloned().collect();
+            let mut heap: BinaryHeap<Reverse<(u64, Seconds, usize, usize)>> = BinaryHeap::new();
+            for (team_index, team) in team_names.iter().enumerate() {
+                if let Some(&head) = teams.get(team).and_then(VecDeque::front) {
+                    heap.push(Reverse(self.fair_share_key(head, team_index)));
+                }
+            }
+            while let Some(Reverse((_, _, _, team_index))) = heap.pop() {
+                let Some(team) = team_names.get(team_index) else {
+                    continue;
+                };
+                let Some(queue) = teams.get_mut(team) else {
+                    continue;
+                };
+                let Some(job_index) = queue.pop_front() else {
+                    continue;
+                };
+                self.consider(job_index);
+                if let Some(&head) = queue.front() {
+                    heap.push(Reverse(self.fair_share_key(head, team_index)));
+                }
+            }
+        }
+    }
+
+    fn fair_share_key(&self, head: usize, team_index: usize) -> (u64, Seconds, usize, usize) {
+        let submitted = self
+            .snapshot
+            .queue
+            .get(head)
+            .map_or(0, |job| job.submitted_at);
+        let team = self.team_ids.get(head).copied().unwrap_or(usize::MAX);
+        (
+            self.ledger.dominant_share_ppm(team, self.fleet_gpus),
+            submitted,
+            head,
+            team_index,
+        )
+    }
+
+    fn consider(&mut self, job_index: usize) {
+        let Some(job) = self.snapshot.queue.get(job_index) else {
+            return;
+        };
+        if let Some(blocker) = self.blocked_by {
+            let blocker_id = self.snapshot.queue.get(blocker).map(|job| job.id.clone());
+            if let Some(blocker_id) = blocker_id {
+                self.wait(job_index, WaitReason::BehindEarlierJob(blocker_id));
+                return;
+            }
+        }
+        match self.place(job_index, job) {
+            Ok(()) => {}
+            Err(reason) => {
+                if !self.policy.backfill {
+                    self.blocked_by = Some(job_index);
+                }
+                self.wait(job_index, reason);
+            }
+        }
+    }
+
+    fn wait(&mut self, job_index: usize, reason: WaitReason) {
+        if let Some(job) = self.snapshot.queue.get(job_index) {
+            self.plan.waiting.push(Waiting {
+                job: job.id.clone(),
+                reason,
+            });
+        }
+    }
+
+    fn candidate_offers(&mut self, job: &QueuedJob, signature: &Signature) -> Vec<usize> {
+        if let Some(offers) = self.candidates.get(signature) {
+            return offers.clone();
+        }
+        let offers: Vec<usize> = self
+            .snapshot
+            .offers
+            .iter()
+            .enumerate()
+            .filter(|(_, offer)| static_rejection(offer, job).is_none())
+            .map(|(index, _)| index)
+            .collect();
+        self.candidates.insert(signature.clone(), offers.clone());
+        offers
+    }
+
+    fn price(&self, job: &QueuedJob, offer_index: usize) -> Option<Priced> {
+        let offer = self.snapshot.offers.get(offer_index)?;
+        let list = hourly_list_price(offer, &job.replica, job.replicas);
+        let marginal = hourly_marginal_price(offer, list);
+        let runtime_s = runtime_on(self.policy, offer, job);
+        let cost = expected_cost(self.policy, offer, job, list, runtime_s);
+        Some(Priced {
+            offer: offer_index,
+            list,
+            marginal,
+            runtime_s,
+            cost,
+        })
+    }
+
+    fn ordering_key(&self, priced: &Priced) -> OrderingKey {
+        let offer = self.snapshot.offers.get(priced.offer);
+        let rank = offer.map_or(0, |offer| capacity_rank(offer.capacity_type));
+        match self.policy.offer_choice {
+            OfferChoice::LowestExpectedCost => (
+                priced.cost.total().micros(),
+                priced.list.micros(),
+                rank,
+                priced.offer,
+            ),
+            OfferChoice::LowestHourlyPrice => (priced.list.micros(), 0, rank, priced.offer),
+            OfferChoice::FirstFit => (
+                i64::try_from(priced.offer).unwrap_or(i64::MAX),
+                0,
+                0,
+                priced.offer,
+            ),
+        }
+    }
+
+    /// A lower bound of the first component of [`Pass::ordering_key`] for
+    /// `job` on `offer`, independent of the job's runtime scale, data and
+    /// checkpoints: per reference hour for expected cost (egress and spot
+    /// loss only add), exact for the other choices.
+    fn bound_per_reference_hour(&self, job: &QueuedJob, offer_index: usize) -> i64 {
+        let Some(offer) = self.snapshot.offers.get(offer_index) else {
+            return i64::MAX;
+        };
+        match self.policy.offer_choice {
+            OfferChoice::FirstFit => i64::try_from(offer_index).unwrap_or(i64::MAX),
+            OfferChoice::LowestHourlyPrice => {
+                hourly_list_price(offer, &job.replica, job.replicas).micros()
+            }
+            OfferChoice::LowestExpectedCost => {
+                let marginal = hourly_marginal_price(
+                    offer,
+                    hourly_list_price(offer, &job.replica, job.replicas),
+                );
+                // Compute cost for one reference hour on this model (runtime scales down on faster GPUs).
+                let seconds = self.policy.throughput.runtime_on(offer.gpu_model(), 3600);
+                let per_reference_hour = i128::from(marginal.micros()) * i128::from(seconds) / 3600;
+                i64::try_from(per_reference_hour).unwrap_or(i64::MAX)
+            }
+        }
+    }
+
+    fn lower_bound(&self, job: &QueuedJob, per_reference_hour: i64) -> i64 {
+        match self.policy.offer_choice {
+            OfferChoice::LowestExpectedCost => {
+                let bound =
+                    i128::from(per_reference_hour) * i128::from(job.expected_runtime_s) / 3600;
+                i64::try_from(bound).unwrap_or(i64::MAX).saturating_sub(2)
+            }
+            OfferChoice::LowestHourlyPrice | OfferChoice::FirstFit => per_reference_hour,
+        }
+    }
+
+    /// The offers a signature can use, sorted by their job-independent bound.
+    fn sorted_candidates(
+        &mut self,
+        job: &QueuedJob,
+        signature: &Signature,
+    ) -> std::rc::Rc<[(i64, usize)]> {
+        if let Some(sorted) = self.sorted.get(signature) {
+            return sorted.clone();
+        }
+        let offers = self.candidate_offers(job, signature);
+        let mut sorted: Vec<(i64, usize)> = offers
+            .iter()
+            .map(|&offer| (self.bound_per_reference_hour(job, offer), offer))
+            .collect();
+        sorted.sort_unstable();
+        let sorted: std::rc::Rc<[(i64, usize)]> = sorted.into();
+        self.sorted.insert(signature.clone(), sorted.clone());
+        sorted
+    }
+
+    fn place(&mut self, job_index: usize, job: &QueuedJob) -> Result<(), WaitReason> {
+        let team = self.team_ids.get(job_index).copied().unwrap_or(usize::MAX);
+        let signature = Signature::of(job);
+        let sorted = self.sorted_candidates(job, &signature);
+        if sorted.is_empty() {
+            return Err(WaitReason::NoMatchingOffer(no_match_detail(
+                &self.snapshot.offers,
+                job,
+            )));
+        }
+        let preemption_possible =
+            self.policy.preemption && self.lowest_preemptible_overall < job.priority;
+        if !preemption_possible && self.exhausted.contains(&signature) {
+            return Err(WaitReason::Capacity {
+                matching_offers: sorted.len(),
+            });
+        }
+
+        let totals = Usage {
+            gpus: u64::from(job.replica.gpus) * u64::from(job.replicas),
+            cpu_millis: job.replica.cpu_millis * u64::from(job.replicas),
+            memory_bytes: job.replica.memory_bytes * u64::from(job.replicas),
+            ..Usage::default()
+        };
+        // Preempting other teams' jobs frees no quota of this team; its own
+        // lower-priority jobs could, so only skip when there are none to stop.
+        if let Err(reason) = self.ledger.check_totals(team, &totals)
+            && !preemption_possible
+        {
+            return Err(reason);
+        }
+
+        let seconds_until_midnight = self.ledger.midnight.saturating_sub(self.now);
+        let mut explained: Vec<Candidate> = Vec::new();
+        let mut first_failure: Option<WaitReason> = None;
+        let mut over_cap_cheapest: Option<Money> = None;
+        let mut any_room = false;
+        let no_room = self.no_room.remove(&signature).unwrap_or_default();
+        let mut newly_full: Vec<usize> = Vec::new();
+        // Offers in bound order; a candidate is checked once no unseen offer
+        // can order before it, so checks happen in exact ordering-key order.
+        let mut heap: BinaryHeap<Reverse<(OrderingKey, usize)>> = BinaryHeap::new();
+        let mut priced_by_offer: BTreeMap<usize, Priced> = BTreeMap::new();
+        let mut next = 0usize;
+        loop {
+            let next_bound = sorted
+                .get(next)
+                .map(|&(bound, _)| self.lower_bound(job, bound));
+            let ready = match (heap.peek(), next_bound) {
+                (Some(Reverse((key, _))), Some(bound)) => key.0 < bound,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if ready {
+                let Some(Reverse((_, offer_index))) = heap.pop() else {
+                    break;
+                };
+                let Some(candidate) = priced_by_offer.get(&offer_index).cloned() else {
+                    continue;
+                };
+                let Some(offer) = self.snapshot.offers.get(offer_index) else {
+                    continue;
+                };
+                match self.check(
+                    team,
+                    job,
+                    offer,
+                    &candidate,
+                    seconds_until_midnight,
+                    &no_room,
+                ) {
+                    Ok(fit) => {
+                        self.explain(&mut explained, &candidate, None);
+                        self.commit(team, job, &candidate, &fit, seconds_until_midnight);
+                        // Fill the explanation with the next cheapest, for `gantry describe`.
+                        let mut unseen = sorted.get(next..).unwrap_or_default().iter();
+                        while explained.len() < self.policy.explained_candidates {
+                            if let Some(Reverse((_, other))) = heap.pop() {
+                                if let Some(other) = priced_by_offer.get(&other) {
+                                    self.explain(&mut explained, other, Some(Rejection::Costlier));
+                                }
+                            } else if let Some(&(_, other)) = unseen.next() {
+                                if let Some(other) = self.price(job, other) {
+                                    self.explain(&mut explained, &other, Some(Rejection::Costlier));
+                                }
+                            } else {
+                                break;
+                            }
+                        }
+                        self.finish_assignment(job, &candidate, explained, sorted.len());
+                        if !no_room.is_empty() {
+                            self.no_room.insert(signature, no_room);
+                        }
+                        return Ok(());
+                    }
+                    Err((rejection, reason)) => {
+                        if let Rejection::MaxHourlyCost { price, .. } = &rejection {
+                            over_cap_cheapest = Some(
+                                over_cap_cheapest.map_or(*price, |cheapest| cheapest.min(*price)),
+                            );
+                        }
+                        if matches!(rejection, Rejection::Capacity { .. }) {
+                            newly_full.push(offer_index);
+                        } else {
+                            any_room = true;
+                        }
+                        if first_failure.is_none()
+                            && !matches!(rejection, Rejection::MaxHourlyCost { .. })
+                        {
+                            first_failure = reason;
+                        }
+                        self.explain(&mut explained, &candidate, Some(rejection));
+                    }
+                }
+                continue;
+            }
+            let Some(&(_, offer_index)) = sorted.get(next) else {
+                break;
+            };
+            next += 1;
+            // Offers known or quickly shown to lack room are not priced.
+            let full = no_room.contains(&offer_index)
+                || match (
+                    self.capacity.get(offer_index),
+                    self.snapshot.offers.get(offer_index),
+                ) {
+                    (Some(capacity), Some(offer)) => {
+                        !capacity.might_fit(&offer.node, &job.replica, job.replicas)
+                    }
+                    _ => true,
+                };
+            if full {
+                newly_full.push(offer_index);
+                continue;
+            }
+            if let Some(candidate) = self.price(job, offer_index) {
+                heap.push(Reverse((self.ordering_key(&candidate), offer_index)));
+                priced_by_offer.insert(offer_index, candidate);
+            }
+        }
+        let mut no_room = no_room;
+        no_room.extend(newly_full.iter().copied());
+        if !no_room.is_empty() {
+            self.no_room.insert(signature.clone(), no_room);
+        }
+        if !any_room && newly_full.len() == sorted.len() {
+            self.exhausted.insert(signature.clone());
+        }
+        if preemption_possible && !newly_full.is_empty() {
+            let mut all: Vec<Priced> = sorted
+                .iter()
+                .filter_map(|&(_, offer)| self.price(job, offer))
+                .collect();
+            all.sort_by_cached_key(|candidate| self.ordering_key(candidate));
+            if self.try_preemption(team, job, &all, seconds_until_midnight) {
+                return Ok(());
+            }
+        }
+        Err(match (first_failure, over_cap_cheapest) {
+            (Some(WaitReason::Capacity { .. }), _) | (None, None) => WaitReason::Capacity {
+                matching_offers: sorted.len(),
+            },
+            (Some(reason), _) => reason,
+            (None, Some(cheapest)) => WaitReason::MaxHourlyCost {
+                limit: job.placement.max_hourly_cost.unwrap_or(Money::ZERO),
+                cheapest,
+            },
+        })
+    }
+
+    /// The checks, in order: hourly cap, quotas, free capacity.
+    fn check(
+        &self,
+        team: usize,
+        job: &QueuedJob,
+        offer: &Offer,
+        candidate: &Priced,
+        seconds_until_midnight: Seconds,
+        no_room: &std::collections::HashSet<usize>,
+    ) -> Result<crate::capacity::Fit, (Rejection, Option<WaitReason>)> {
+        if let Some(limit) = job.placement.max_hourly_cost
+            && candidate.marginal > limit
+        {
+            return Err((
+                Rejection::MaxHourlyCost {
+                    limit,
+                    price: candidate.marginal,
+                },
+                None,
+            ));
+        }
+        let usage = usage_of(
+            offer,
+            &job.replica,
+            job.replicas,
+            candidate.marginal,
+            seconds_until_midnight,
+            candidate.runtime_s,
+        );
+        if let Err(reason) = self.ledger.check(team, &usage, offer.cloud, &offer.region) {
+            let rejection = match &reason {
+                WaitReason::CloudQuota { detail, .. } => Rejection::CloudQuota(detail.clone()),
+                other => Rejection::TeamQuota(other.to_string()),
+            };
+            return Err((rejection, Some(reason)));
+        }
+        let capacity_failure = |fits: u32| {
+            (
+                Rejection::Capacity {
+                    fits,
+                    needed: job.replicas,
+                },
+                Some(WaitReason::Capacity { matching_offers: 0 }),
+            )
+        };
+        let Some(capacity) = self.capacity.get(candidate.offer) else {
+            return Err(capacity_failure(0));
+        };
+        if no_room.contains(&candidate.offer) {
+            return Err(capacity_failure(
+                capacity.replicas_that_fit(&offer.node, &job.replica),
+            ));
+        }
+        capacity
+            .fit(&offer.node, &job.replica, job.replicas)
+            .map_err(capacity_failure)
+    }
+
+    fn commit(
+        &mut self,
+        team: usize,
+        job: &QueuedJob,
+        candidate: &Priced,
+        fit: &crate::capacity::Fit,
+        seconds_until_midnight: Seconds,
+    ) {
+        let Some(offer) = self.snapshot.offers.get(candidate.offer) else {
+            return;
+        };
+        if let Some(capacity) = self.capacity.get_mut(candidate.offer) {
+            capacity.commit(&offer.node, &job.replica, fit);
+        }
+        let usage = usage_of(
+            offer,
+            &job.replica,
+            job.replicas,
+            candidate.marginal,
+            seconds_until_midnight,
+            candidate.runtime_s,
+        );
+        self.ledger.add(team, &usage, offer.cloud, &offer.region);
+    }
+
+    fn explain(
+        &self,
+        explained: &mut Vec<Candidate>,
+        candidate: &Priced,
+        rejection: Option<Rejection>,
+    ) {
+        if explained.len() < self.policy.explained_candidates.max(1) {
+            explained.push(Candidate {
+                offer: candidate.offer,
+                expected_cost: candidate.cost.total(),
+                hourly_price: candidate.list,
+                rejection,
+            });
+        }
+    }
+
+    fn finish_assignment(
+        &mut self,
+        job: &QueuedJob,
+        candidate: &Priced,
+        mut explained: Vec<Candidate>,
+        considered: usize,
+    ) {
+        let Some(offer) = self.snapshot.offers.get(candidate.offer) else {
+            return;
+        };
+        // The chosen candidate first, then the rest in the order weighed.
+        explained.sort_by_key(|entry| entry.rejection.is_some());
+        self.plan.placements.push(Assignment {
+            job: job.id.clone(),
+            offer: candidate.offer,
+            cluster: offer.cluster.clone(),
+            pool: offer.pool.clone(),
+            zone: offer.zone.clone(),
+            cloud: offer.cloud,
+            region: offer.region.clone(),
+            capacity_type: offer.capacity_type,
+            gpu_model: if job.replica.gpus > 0 {
+                offer.gpu_model()
+            } else {
+                None
+            },
+            replicas: job.replicas,
+            hourly_price: candidate.list,
+            expected_runtime_s: candidate.runtime_s,
+            expected_cost: candidate.cost,
+            explanation: Explanation {
+                candidates: explained,
+                offers_considered: considered,
+            },
+        });
+    }
+
+    /// Finds the running lower-priority preemptible jobs whose stopping lets
+    /// `job` fit, losing the least work (GPU-seconds since their last
+    /// checkpoint), and places `job` there.
+    fn try_preemption(
+        &mut self,
+        team: usize,
+        job: &QueuedJob,
+        priced: &[Priced],
+        seconds_until_midnight: Seconds,
+    ) -> bool {
+        let mut best: Option<(u64, usize, Vec<usize>, crate::capacity::Fit)> = None;
+        for (rank, candidate) in priced.iter().enumerate().take(32) {
+            let Some(offer) = self.snapshot.offers.get(candidate.offer) else {
+                continue;
+            };
+            if let Some(limit) = job.placement.max_hourly_cost
+                && candidate.marginal > limit
+            {
+                continue;
+            }
+            let mut victims: Vec<(u64, usize)> = self
+                .running_by_offer
+                .get(&candidate.offer)
+                .into_iter()
+                .flatten()
+                .copied()
+                .filter(|index| !self.preempted.contains(index))
+                .filter_map(|index| {
+                    let allocation = self.snapshot.running.get(index)?;
+                    (allocation.preemptible && allocation.priority < job.priority).then(|| {
+                        let gpus = u64::from(allocation.replica.gpus.max(1))
+                            * u64::from(allocation.replicas);
+                        let lost = gpus * self.now.saturating_sub(allocation.last_checkpoint_at);
+                        (lost, index)
+                    })
+                })
+                .collect();
+            if victims.is_empty() {
+                continue;
+            }
+            victims.sort();
+            let Some(mut capacity) = self.capacity.get(candidate.offer).cloned() else {
+                continue;
+            };
+            let mut ledger = self.ledger.clone();
+            let mut chosen = Vec::new();
+            let mut lost_total = 0u64;
+            for (lost, index) in victims {
+                let Some(victim) = self.snapshot.running.get(index) else {
+                    continue;
+                };
+                capacity.release(&offer.node, &victim.replica, victim.replicas);
+                let victim_usage =
+                    usage_of(offer, &victim.replica, victim.replicas, Money::ZERO, 0, 0);
+                if let Some(victim_team) = ledger.id(&victim.team) {
+                    ledger.remove(victim_team, &victim_usage, offer.cloud, &offer.region);
+                }
+                chosen.push(index);
+                lost_total += lost;
+                let usage = usage_of(
+                    offer,
+                    &job.replica,
+                    job.replicas,
+                    candidate.marginal,
+                    seconds_until_midnight,
+                    candidate.runtime_s,
+                );
+                if ledger
+                    .check(team, &usage, offer.cloud, &offer.region)
+                    .is_err()
+                {
+                    continue;
+                }
+                if let Ok(fit) = capacity.fit(&offer.node, &job.replica, job.replicas) {
+                    let better = best.as_ref().is_none_or(|(best_lost, best_rank, _, _)| {
+                        (lost_total, rank) < (*best_lost, *best_rank)
+                    });
+                    if better {
+                        best = Some((lost_total, rank, chosen.clone(), fit));
+                    }
+                    break;
+                }
+            }
+        }
+        let Some((_, rank, victims, _)) = best else {
+            return false;
+        };
+        let Some(candidate) = priced.get(rank) else {
+            return false;
+        };
+        let Some(offer) = self.snapshot.offers.get(candidate.offer) else {
+            return false;
+        };
+        for &index in &victims {
+            let Some(victim) = self.snapshot.running.get(index) else {
+                continue;
+            };
+            if let Some(capacity) = self.capacity.get_mut(candidate.offer) {
+                capacity.release(&offer.node, &victim.replica, victim.replicas);
+            }
+            let victim_usage = usage_of(offer, &victim.replica, victim.replicas, Money::ZERO, 0, 0);
+            if let Some(victim_team) = self.ledger.id(&victim.team) {
+                self.ledger
+                    .remove(victim_team, &victim_usage, offer.cloud, &offer.region);
+            }
+            self.preempted.insert(index);
+            let gpus = u64::from(victim.replica.gpus.max(1)) * u64::from(victim.replicas);
+            self.plan.preemptions.push(Preemption {
+                victim: victim.id.clone(),
+                for_job: job.id.clone(),
+                offer: candidate.offer,
+                lost_gpu_seconds: gpus * self.now.saturating_sub(victim.last_checkpoint_at),
+                reason: format!(
+                    "preempted by {} (priority {} over {}) to make room on {}/{}",
+                    job.id, job.priority, victim.priority, offer.cluster, offer.pool
+                ),
+            });
+        }
+        // Freed capacity may serve other signatures again.
+        self.no_room.clear();
+        self.exhausted.clear();
+        let Some(capacity) = self.capacity.get(candidate.offer) else {
+            return false;
+        };
+        let Ok(fit) = capacity.fit(&offer.node, &job.replica, job.replicas) else {
+            debug_assert!(false, "preemption freed too little room");
+            return false;
+        };
+        self.commit(team, job, candidate, &fit, seconds_until_midnight);
+        let explained = vec![Candidate {
+            offer: candidate.offer,
+            expected_cost: candidate.cost.total(),
+            hourly_price: candidate.list,
+            rejection: None,
+        }];
+        self.finish_assignment(job, candidate, explained, priced.len());
+        true
+    }
+
+    fn finish(self) -> Plan {
+        self.plan
+    }
+}
