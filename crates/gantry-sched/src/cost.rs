@@ -91,6 +91,8 @@ pub(crate) fn runtime_on(policy: &Policy, offer: &Offer, job: &QueuedJob) -> Sec
 }
 
 /// Expected cost of `job` on `offer`, by part.
+/// Egress is left at zero: it depends only on the offer's region, so the
+/// caller prices it once per region and job (see `schedule::EgressCache`).
 pub(crate) fn expected_cost(
     policy: &Policy,
     offer: &Offer,
@@ -102,11 +104,7 @@ pub(crate) fn expected_cost(
     let compute = marginal
         .per_hour_for_seconds(runtime_s)
         .unwrap_or(Money::from_micros(i64::MAX));
-    let egress = job
-        .data
-        .iter()
-        .map(|source| policy.egress.cost(source, offer.cloud, &offer.region))
-        .fold(Money::ZERO, Money::saturating_add);
+    let egress = Money::ZERO;
     let spot_loss =
         if offer.capacity_type == CapacityType::Spot && offer.interruption_rate_per_hour > 0.0 {
             let nodes = nodes_occupied(offer, &job.replica, job.replicas) as f64;

@@ -167,7 +167,13 @@ impl Continent {
     /// The continent of an AWS, GCP or Azure region, from its name; `None` for a
     /// name that none of the three uses (an on-premises site, a typo).
     pub fn of_region(region: &str) -> Option<Continent> {
-        let region = region.trim().to_ascii_lowercase();
+        let region = region.trim();
+        let region: std::borrow::Cow<'_, str> =
+            if region.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                region.to_ascii_lowercase().into()
+            } else {
+                region.into()
+            };
         // AWS and GCP names have `-` separators (`us-east-1`, `us-central1`); Azure's
         // have none (`eastus2`). Each kind is matched against its own prefixes.
         let separated = region.contains('-');

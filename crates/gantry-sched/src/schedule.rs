@@ -85,6 +85,31 @@ struct Pass<'a> {
     blocked_by: Option<usize>,
 }
 
+/// A job's egress cost per destination (cloud, region), computed once each.
+#[derive(Debug, Default)]
+struct EgressCache {
+    entries: Vec<(gantry_core::Cloud, String, Money)>,
+}
+
+impl EgressCache {
+    fn get(&mut self, policy: &Policy, job: &QueuedJob, offer: &Offer) -> Money {
+        if let Some((_, _, cost)) = self
+            .entries
+            .iter()
+            .find(|(cloud, region, _)| *cloud == offer.cloud && *region == offer.region)
+        {
+            return *cost;
+        }
+        let cost = job
+            .data
+            .iter()
+            .map(|source| policy.egress.cost(source, offer.cloud, &offer.region))
+            .fold(Money::ZERO, Money::saturating_add);
+        self.entries.push((offer.cloud, offer.region.clone(), cost));
+        cost
+    }
+}
+
 /// Candidates are checked in ascending order of this key: the policy's
 /// measure, then list price, capacity rank and offer index as tie-breaks.
 type OrderingKey = (i64, i64, u8, usize);
@@ -280,11 +305,25 @@ impl<'a> Pass<'a> {
     }
 
     fn price(&self, job: &QueuedJob, offer_index: usize) -> Option<Priced> {
+        self.price_with(job, offer_index, &mut EgressCache::default())
+    }
+
+    /// Prices `job` on an offer; `egress` remembers the job's egress cost
+    /// per destination region, which many offers share.
+    fn price_with(
+        &self,
+        job: &QueuedJob,
+        offer_index: usize,
+        egress: &mut EgressCache,
+    ) -> Option<Priced> {
         let offer = self.snapshot.offers.get(offer_index)?;
         let list = hourly_list_price(offer, &job.replica, job.replicas);
         let marginal = hourly_marginal_price(offer, list);
         let runtime_s = runtime_on(self.policy, offer, job);
-        let cost = expected_cost(self.policy, offer, job, list, runtime_s);
+        let mut cost = expected_cost(self.policy, offer, job, list, runtime_s);
+        if !job.data.is_empty() {
+            cost.egress = egress.get(self.policy, job, offer);
+        }
         Some(Priced {
             offer: offer_index,
             list,
@@ -415,6 +454,7 @@ impl<'a> Pass<'a> {
         let mut heap: BinaryHeap<Reverse<(OrderingKey, usize)>> = BinaryHeap::new();
         let mut priced_by_offer: BTreeMap<usize, Priced> = BTreeMap::new();
         let mut next = 0usize;
+        let mut egress = EgressCache::default();
         loop {
             let next_bound = sorted
                 .get(next)
@@ -506,7 +546,7 @@ impl<'a> Pass<'a> {
                 newly_full.push(offer_index);
                 continue;
             }
-            if let Some(candidate) = self.price(job, offer_index) {
+            if let Some(candidate) = self.price_with(job, offer_index, &mut egress) {
                 heap.push(Reverse((self.ordering_key(&candidate), offer_index)));
                 priced_by_offer.insert(offer_index, candidate);
             }
