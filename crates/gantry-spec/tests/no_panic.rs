@@ -29,7 +29,8 @@ fn example_texts() -> Vec<String> {
 }
 
 fn check(text: &str) {
-    let line_count = text.lines().count() as u64 + 1;
+    // YAML breaks lines at \n, \r\n and a lone \r.
+    let line_count = text.replace("\r\n", "\n").split(['\n', '\r']).count() as u64;
     if let Err(diagnostics) = parse_documents(text) {
         assert!(!diagnostics.is_empty());
         for diagnostic in diagnostics.iter() {
@@ -148,6 +149,11 @@ proptest! {
     #[test]
     fn arbitrary_text_never_panics(text in "\\PC{0,300}") {
         check(&text);
+    }
+
+    #[test]
+    fn lone_carriage_returns_count_as_line_breaks(prefix in "[a-z: ]{0,20}", breaks in 1usize..40) {
+        check(&format!("{prefix}{}a: [\n", "\r".repeat(breaks)));
     }
 
     #[test]
