@@ -155,193 +155,161 @@ impl QuotaLedger {
             spot: false,
             ..usage.clone()
         };
-        for &id in self.chain(team).iter().rev() {
-            let Some(Some(quota)) = self.quotas.get(id) else {
-                continue;
-            };
-            let quota_without_per_offer_limits =
-                quota.gpus.is_some() || quota.cpu_millis.is_some() || quota.memory_bytes.is_some();
-            if !quota_without_per_offer_limits {
-                continue;
-            }
-            let Some(used) = self.teams.get(id) else {
-                continue;
-            };
-            let Some(path) = self.paths.get(id) else {
-                continue;
-            };
-            if let Some(limit) = quota.gpus
-                && used.gpus + totals.gpus > u64::from(limit)
-            {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "GPUs {} in use + {} requested > {limit}",
-                        used.gpus, totals.gpus
-                    ),
-                ));
-            }
-            if let Some(limit) = quota.cpu_millis
-                && used.cpu_millis + totals.cpu_millis > limit
-            {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "CPU {}m in use + {}m requested > {limit}m",
-                        used.cpu_millis, totals.cpu_millis
-                    ),
-                ));
-            }
-            if let Some(limit) = quota.memory_bytes
-                && used.memory_bytes + totals.memory_bytes > limit
-            {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "memory {} in use + {} requested > {}",
-                        gantry_core::format_bytes(used.memory_bytes),
-                        gantry_core::format_bytes(totals.memory_bytes),
-                        gantry_core::format_bytes(limit)
-                    ),
-                ));
-            }
+        match self.find_team_breach(team, &totals) {
+            Some(breach) => Err(self.describe(&breach)),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The limit that `usage` would break for `team` in (`cloud`, `region`), if any.
-    pub(crate) fn check(
-        &self,
-        team: usize,
-        usage: &Usage,
-        cloud: Cloud,
-        region: &str,
-    ) -> Result<(), WaitReason> {
+    pub(crate) fn check(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> Result<(), WaitReason> {
+        match self.find_breach(team, usage, cloud, region) {
+            Some(breach) => Err(self.describe(&breach)),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`QuotaLedger::check`], without building a message: for the hot path.
+    pub(crate) fn allows(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> bool {
+        self.find_breach(team, usage, cloud, region).is_none()
+    }
+
+    fn find_breach(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> Option<Breach> {
+        self.find_team_breach(team, usage).or_else(|| self.find_cloud_breach(usage, cloud, region))
+    }
+
+    fn find_team_breach(&self, team: usize, usage: &Usage) -> Option<Breach> {
         for &id in self.chain(team).iter().rev() {
-            let Some(Some(quota)) = self.quotas.get(id) else {
-                continue;
-            };
-            let Some(used) = self.teams.get(id) else {
-                continue;
-            };
-            let Some(path) = self.paths.get(id) else {
-                continue;
+            let Some(Some(quota)) = self.quotas.get(id) else { continue };
+            let Some(used) = self.teams.get(id) else { continue };
+            let breach = |limit: Limit, in_use: u64, requested: u64, allowed: u64| Breach {
+                scope: BreachScope::Team(id),
+                limit,
+                in_use,
+                requested,
+                allowed,
             };
             if let Some(limit) = quota.gpus
                 && used.gpus + usage.gpus > u64::from(limit)
             {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "GPUs {} in use + {} requested > {limit}",
-                        used.gpus, usage.gpus
-                    ),
-                ));
+                return Some(breach(Limit::Gpus, used.gpus, usage.gpus, u64::from(limit)));
             }
             if let Some(model) = usage.gpu_model
                 && let Some(limit) = quota.gpus_by_model.get(&model)
             {
                 let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
                 if in_use + usage.gpus > u64::from(*limit) {
-                    return Err(team_quota(
-                        path,
-                        format!(
-                            "{model} GPUs {in_use} in use + {} requested > {limit}",
-                            usage.gpus
-                        ),
-                    ));
+                    return Some(breach(Limit::ModelGpus(model), in_use, usage.gpus, u64::from(*limit)));
                 }
             }
             if let Some(limit) = quota.cpu_millis
                 && used.cpu_millis + usage.cpu_millis > limit
             {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "CPU {}m in use + {}m requested > {limit}m",
-                        used.cpu_millis, usage.cpu_millis
-                    ),
-                ));
+                return Some(breach(Limit::CpuMillis, used.cpu_millis, usage.cpu_millis, limit));
             }
             if let Some(limit) = quota.memory_bytes
                 && used.memory_bytes + usage.memory_bytes > limit
             {
-                return Err(team_quota(
-                    path,
-                    format!(
-                        "memory {} in use + {} requested > {}",
-                        gantry_core::format_bytes(used.memory_bytes),
-                        gantry_core::format_bytes(usage.memory_bytes),
-                        gantry_core::format_bytes(limit)
-                    ),
-                ));
+                return Some(breach(Limit::MemoryBytes, used.memory_bytes, usage.memory_bytes, limit));
             }
             if let Some(budget) = quota.budget_per_day
-                && used
-                    .projected_spend
-                    .saturating_add(usage.spend_until_midnight)
-                    > budget
                 && usage.spend_until_midnight > Money::ZERO
+                && used.projected_spend.saturating_add(usage.spend_until_midnight) > budget
             {
-                return Err(WaitReason::Budget {
-                    team: path.clone(),
-                    detail: format!(
-                        "${} projected today + ${} for this job > ${budget} per day",
-                        used.projected_spend, usage.spend_until_midnight
-                    ),
-                });
+                let micros = |money: Money| u64::try_from(money.micros()).unwrap_or(0);
+                return Some(breach(
+                    Limit::BudgetMicros,
+                    micros(used.projected_spend),
+                    micros(usage.spend_until_midnight),
+                    micros(budget),
+                ));
             }
         }
-        if self.cloud_quotas.is_empty() {
-            return Ok(());
+        None
+    }
+
+    fn find_cloud_breach(&self, usage: &Usage, cloud: Cloud, region: &str) -> Option<Breach> {
+        if self.cloud_quotas.is_empty() || usage.gpus == 0 {
+            return None;
         }
         let key = (cloud, region.to_owned());
-        if let Some(quota) = self.cloud_quotas.get(&key) {
-            let used = self.regions.get(&key).cloned().unwrap_or_default();
-            let cloud_quota = |detail: String| WaitReason::CloudQuota {
-                cloud,
-                region: region.to_owned(),
-                detail,
-            };
-            if let Some(limit) = quota.gpus
-                && used.gpus + usage.gpus > u64::from(limit)
-            {
-                return Err(cloud_quota(format!(
-                    "GPUs {} in use + {} requested > {limit}",
-                    used.gpus, usage.gpus
-                )));
-            }
-            if let Some(model) = usage.gpu_model
-                && let Some(limit) = quota.gpus_by_model.get(&model)
-            {
-                let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
-                if in_use + usage.gpus > u64::from(*limit) {
-                    return Err(cloud_quota(format!(
-                        "{model} GPUs {in_use} in use + {} requested > {limit}",
-                        usage.gpus
-                    )));
-                }
-            }
-            if let Some(limit) = quota.vcpus
-                && usage.gpus > 0
-                && used.vcpus + usage.vcpus > u64::from(limit)
-            {
-                return Err(cloud_quota(format!(
-                    "GPU-instance vCPUs {} in use + {} requested > {limit}",
-                    used.vcpus, usage.vcpus
-                )));
-            }
-            if let Some(limit) = quota.spot_gpus
-                && usage.spot
-                && used.spot_gpus + usage.gpus > u64::from(limit)
-            {
-                return Err(cloud_quota(format!(
-                    "spot GPUs {} in use + {} requested > {limit}",
-                    used.spot_gpus, usage.gpus
-                )));
+        let quota = self.cloud_quotas.get(&key)?;
+        let empty = RegionUsage::default();
+        let used = self.regions.get(&key).unwrap_or(&empty);
+        let breach = |limit: Limit, in_use: u64, requested: u64, allowed: u64| Breach {
+            scope: BreachScope::Cloud(cloud, region.to_owned()),
+            limit,
+            in_use,
+            requested,
+            allowed,
+        };
+        if let Some(limit) = quota.gpus
+            && used.gpus + usage.gpus > u64::from(limit)
+        {
+            return Some(breach(Limit::Gpus, used.gpus, usage.gpus, u64::from(limit)));
+        }
+        if let Some(model) = usage.gpu_model
+            && let Some(limit) = quota.gpus_by_model.get(&model)
+        {
+            let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
+            if in_use + usage.gpus > u64::from(*limit) {
+                return Some(breach(Limit::ModelGpus(model), in_use, usage.gpus, u64::from(*limit)));
             }
         }
-        Ok(())
+        if let Some(limit) = quota.vcpus
+            && used.vcpus + usage.vcpus > u64::from(limit)
+        {
+            return Some(breach(Limit::Vcpus, used.vcpus, usage.vcpus, u64::from(limit)));
+        }
+        if let Some(limit) = quota.spot_gpus
+            && usage.spot
+            && used.spot_gpus + usage.gpus > u64::from(limit)
+        {
+            return Some(breach(Limit::SpotGpus, used.spot_gpus, usage.gpus, u64::from(limit)));
+        }
+        None
+    }
+
+    /// The message for a breach, built only when someone will read it.
+    fn describe(&self, breach: &Breach) -> WaitReason {
+        let Breach { limit, in_use, requested, allowed, .. } = breach;
+        let detail = match limit {
+            Limit::Gpus => format!("GPUs {in_use} in use + {requested} requested > {allowed}"),
+            Limit::ModelGpus(model) => format!("{model} GPUs {in_use} in use + {requested} requested > {allowed}"),
+            Limit::CpuMillis => format!("CPU {in_use}m in use + {requested}m requested > {allowed}m"),
+            Limit::MemoryBytes => format!(
+                "memory {} in use + {} requested > {}",
+                gantry_core::format_bytes(*in_use),
+                gantry_core::format_bytes(*requested),
+                gantry_core::format_bytes(*allowed)
+            ),
+            Limit::Vcpus => format!("GPU-instance vCPUs {in_use} in use + {requested} requested > {allowed}"),
+            Limit::SpotGpus => format!("spot GPUs {in_use} in use + {requested} requested > {allowed}"),
+            Limit::BudgetMicros => {
+                let dollars = |micros: u64| Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
+                format!(
+                    "${} projected today + ${} for this job > ${} per day",
+                    dollars(*in_use),
+                    dollars(*requested),
+                    dollars(*allowed)
+                )
+            }
+        };
+        match &breach.scope {
+            BreachScope::Team(id) => match self.paths.get(*id).cloned() {
+                Some(team) if *limit == Limit::BudgetMicros => WaitReason::Budget { team, detail },
+                Some(team) => WaitReason::TeamQuota { team, detail },
+                None => {
+                    debug_assert!(false, "breach of a team that was never interned");
+                    WaitReason::NoMatchingOffer(detail)
+                }
+            },
+            BreachScope::Cloud(cloud, region) => WaitReason::CloudQuota {
+                cloud: *cloud,
+                region: region.clone(),
+                detail,
+            },
+        }
     }
 
     /// Records a placement.
@@ -454,9 +422,30 @@ impl QuotaLedger {
     }
 }
 
-fn team_quota(team: &TeamPath, detail: String) -> WaitReason {
-    WaitReason::TeamQuota {
-        team: team.clone(),
-        detail,
-    }
+/// Which limit a placement would break, with the numbers; formatted by
+/// [`QuotaLedger::describe`] only when a message is needed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Breach {
+    scope: BreachScope,
+    limit: Limit,
+    in_use: u64,
+    requested: u64,
+    allowed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum BreachScope {
+    Team(usize),
+    Cloud(Cloud, String),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Limit {
+    Gpus,
+    ModelGpus(GpuModel),
+    CpuMillis,
+    MemoryBytes,
+    Vcpus,
+    SpotGpus,
+    BudgetMicros,
 }

@@ -546,6 +546,18 @@ impl<'a> Pass<'a> {
                 newly_full.push(offer_index);
                 continue;
             }
+            // Quotas other than the budget do not depend on the price: check
+            // them before pricing, and build a message only for the first.
+            if let Some(offer) = self.snapshot.offers.get(offer_index) {
+                let probe = usage_of(offer, &job.replica, job.replicas, Money::ZERO, 0, 0);
+                if !self.ledger.allows(team, &probe, offer.cloud, &offer.region) {
+                    any_room = true;
+                    if first_failure.is_none() {
+                        first_failure = self.ledger.check(team, &probe, offer.cloud, &offer.region).err();
+                    }
+                    continue;
+                }
+            }
             if let Some(candidate) = self.price_with(job, offer_index, &mut egress) {
                 heap.push(Reverse((self.ordering_key(&candidate), offer_index)));
                 priced_by_offer.insert(offer_index, candidate);
