@@ -285,6 +285,29 @@ fn priority(priority: &Option<v1::PriorityText>, cursor: &Cursor<'_>) -> Option<
     }
 }
 
+/// What both kinds run: image, environment, per-replica resources.
+struct Container {
+    image: Option<String>,
+    env: std::collections::BTreeMap<String, String>,
+    resources: Option<PodResources>,
+}
+
+fn container(
+    image: &Option<String>,
+    env: &std::collections::BTreeMap<String, String>,
+    wire_resources: &Option<v1::Resources>,
+    spec_cursor: &Cursor<'_>,
+    image_hint: &str,
+) -> Container {
+    let image_cursor = spec_cursor.field("image");
+    Container {
+        image: required(image, &image_cursor, image_hint)
+            .and_then(|image| scalars::image(image, &image_cursor)),
+        env: scalars::env(env, &spec_cursor.field("env")),
+        resources: resources(wire_resources, spec_cursor),
+    }
+}
+
 /// Converts a `TrainingJob`; `None` when anything was wrong (see the report).
 pub(crate) fn training(wire: &v1::TrainingJob, cursor: &Cursor<'_>) -> Option<JobSpec> {
     api_version(&wire.api_version, cursor);
@@ -295,15 +318,17 @@ pub(crate) fn training(wire: &v1::TrainingJob, cursor: &Cursor<'_>) -> Option<Jo
         &spec_cursor,
         "what to run: image, resources, ...",
     )?;
-    let image_cursor = spec_cursor.field("image");
-    let image = required(
+    let Container {
+        image,
+        env,
+        resources,
+    } = container(
         &spec.image,
-        &image_cursor,
+        &spec.env,
+        &spec.resources,
+        &spec_cursor,
         "the container image to run, e.g. ghcr.io/acme/trainer:1.0",
-    )
-    .and_then(|image| scalars::image(image, &image_cursor));
-    let env = scalars::env(&spec.env, &spec_cursor.field("env"));
-    let resources = resources(&spec.resources, &spec_cursor);
+    );
     let replicas_cursor = spec_cursor.field("replicas");
     let replicas = match spec.replicas {
         Some(0) => replicas_cursor.fail("must be at least 1"),
@@ -358,15 +383,17 @@ pub(crate) fn inference(wire: &v1::InferenceService, cursor: &Cursor<'_>) -> Opt
         &spec_cursor,
         "what to serve: image, resources, replicas, port",
     )?;
-    let image_cursor = spec_cursor.field("image");
-    let image = required(
+    let Container {
+        image,
+        env,
+        resources,
+    } = container(
         &spec.image,
-        &image_cursor,
+        &spec.env,
+        &spec.resources,
+        &spec_cursor,
         "the container image to serve, e.g. vllm/vllm-openai:v0.6.3",
-    )
-    .and_then(|image| scalars::image(image, &image_cursor));
-    let env = scalars::env(&spec.env, &spec_cursor.field("env"));
-    let resources = resources(&spec.resources, &spec_cursor);
+    );
     let replicas_cursor = spec_cursor.field("replicas");
     let replicas = required(
         &spec.replicas,
