@@ -128,6 +128,42 @@ impl<'a, 's> NodeDeserializer<'a, 's> {
         T::try_from(value).ok()
     }
 
+    /// The entries of a mapping node, first of each key (the loader reported
+    /// duplicates). With `fields`, keys outside them are reported as unknown
+    /// fields, with a did-you-mean, and left out.
+    fn mapping_entries(&self, fields: Option<&[&str]>) -> Vec<(String, &'a Node)> {
+        let mut entries = Vec::new();
+        match &self.node.value {
+            Value::Map(pairs) => {
+                let mut seen = std::collections::BTreeSet::new();
+                for (key, value) in pairs {
+                    let Some(name) = key.as_key() else {
+                        let what = if fields.is_some() {
+                            "a field name"
+                        } else {
+                            "a string key"
+                        };
+                        self.child(key, self.path.clone()).expected(what);
+                        continue;
+                    };
+                    if let Some(fields) = fields
+                        && !fields.contains(&name.as_str())
+                    {
+                        self.child(key, join_key(&self.path, &name))
+                            .report(unknown_field_message(&name, fields));
+                        continue;
+                    }
+                    if seen.insert(name.clone()) {
+                        entries.push((name, value));
+                    }
+                }
+            }
+            Value::Null => {}
+            _ => self.expected("a mapping"),
+        }
+        entries
+    }
+
     fn child(&self, node: &'a Node, path: String) -> NodeDeserializer<'a, 's> {
         NodeDeserializer {
             node,
@@ -296,25 +332,7 @@ impl<'de, 'a: 'de, 's> de::Deserializer<'de> for NodeDeserializer<'a, 's> {
     }
 
     fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DecodeError> {
-        let mut entries = Vec::new();
-        match &self.node.value {
-            Value::Map(pairs) => {
-                let mut seen = std::collections::BTreeSet::new();
-                for (key, value) in pairs {
-                    match key.as_key() {
-                        // Duplicates were reported by the loader; the first wins.
-                        Some(name) => {
-                            if seen.insert(name.clone()) {
-                                entries.push((name, value));
-                            }
-                        }
-                        None => self.child(key, self.path.clone()).expected("a string key"),
-                    }
-                }
-            }
-            Value::Null => {}
-            _ => self.expected("a mapping"),
-        }
+        let entries = self.mapping_entries(None);
         visitor.visit_map(MapAccess {
             entries: entries.into_iter(),
             pending_value: None,
@@ -328,28 +346,7 @@ impl<'de, 'a: 'de, 's> de::Deserializer<'de> for NodeDeserializer<'a, 's> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, DecodeError> {
-        let mut entries = Vec::new();
-        match &self.node.value {
-            Value::Map(pairs) => {
-                let mut seen = std::collections::BTreeSet::new();
-                for (key, value) in pairs {
-                    let Some(name) = key.as_key() else {
-                        self.child(key, self.path.clone()).expected("a field name");
-                        continue;
-                    };
-                    if !fields.contains(&name.as_str()) {
-                        let key_reporter = self.child(key, join_key(&self.path, &name));
-                        key_reporter.report(unknown_field_message(&name, fields));
-                        continue;
-                    }
-                    if seen.insert(name.clone()) {
-                        entries.push((name, value));
-                    }
-                }
-            }
-            Value::Null => {}
-            _ => self.expected("a mapping"),
-        }
+        let entries = self.mapping_entries(Some(fields));
         visitor.visit_map(MapAccess {
             entries: entries.into_iter(),
             pending_value: None,
