@@ -162,7 +162,13 @@ impl QuotaLedger {
     }
 
     /// The limit that `usage` would break for `team` in (`cloud`, `region`), if any.
-    pub(crate) fn check(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> Result<(), WaitReason> {
+    pub(crate) fn check(
+        &self,
+        team: usize,
+        usage: &Usage,
+        cloud: Cloud,
+        region: &str,
+    ) -> Result<(), WaitReason> {
         match self.find_breach(team, usage, cloud, region) {
             Some(breach) => Err(self.describe(&breach)),
             None => Ok(()),
@@ -174,14 +180,25 @@ impl QuotaLedger {
         self.find_breach(team, usage, cloud, region).is_none()
     }
 
-    fn find_breach(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> Option<Breach> {
-        self.find_team_breach(team, usage).or_else(|| self.find_cloud_breach(usage, cloud, region))
+    fn find_breach(
+        &self,
+        team: usize,
+        usage: &Usage,
+        cloud: Cloud,
+        region: &str,
+    ) -> Option<Breach> {
+        self.find_team_breach(team, usage)
+            .or_else(|| self.find_cloud_breach(usage, cloud, region))
     }
 
     fn find_team_breach(&self, team: usize, usage: &Usage) -> Option<Breach> {
         for &id in self.chain(team).iter().rev() {
-            let Some(Some(quota)) = self.quotas.get(id) else { continue };
-            let Some(used) = self.teams.get(id) else { continue };
+            let Some(Some(quota)) = self.quotas.get(id) else {
+                continue;
+            };
+            let Some(used) = self.teams.get(id) else {
+                continue;
+            };
             let breach = |limit: Limit, in_use: u64, requested: u64, allowed: u64| Breach {
                 scope: BreachScope::Team(id),
                 limit,
@@ -199,22 +216,40 @@ impl QuotaLedger {
             {
                 let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
                 if in_use + usage.gpus > u64::from(*limit) {
-                    return Some(breach(Limit::ModelGpus(model), in_use, usage.gpus, u64::from(*limit)));
+                    return Some(breach(
+                        Limit::ModelGpus(model),
+                        in_use,
+                        usage.gpus,
+                        u64::from(*limit),
+                    ));
                 }
             }
             if let Some(limit) = quota.cpu_millis
                 && used.cpu_millis + usage.cpu_millis > limit
             {
-                return Some(breach(Limit::CpuMillis, used.cpu_millis, usage.cpu_millis, limit));
+                return Some(breach(
+                    Limit::CpuMillis,
+                    used.cpu_millis,
+                    usage.cpu_millis,
+                    limit,
+                ));
             }
             if let Some(limit) = quota.memory_bytes
                 && used.memory_bytes + usage.memory_bytes > limit
             {
-                return Some(breach(Limit::MemoryBytes, used.memory_bytes, usage.memory_bytes, limit));
+                return Some(breach(
+                    Limit::MemoryBytes,
+                    used.memory_bytes,
+                    usage.memory_bytes,
+                    limit,
+                ));
             }
             if let Some(budget) = quota.budget_per_day
                 && usage.spend_until_midnight > Money::ZERO
-                && used.projected_spend.saturating_add(usage.spend_until_midnight) > budget
+                && used
+                    .projected_spend
+                    .saturating_add(usage.spend_until_midnight)
+                    > budget
             {
                 let micros = |money: Money| u64::try_from(money.micros()).unwrap_or(0);
                 return Some(breach(
@@ -253,40 +288,70 @@ impl QuotaLedger {
         {
             let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
             if in_use + usage.gpus > u64::from(*limit) {
-                return Some(breach(Limit::ModelGpus(model), in_use, usage.gpus, u64::from(*limit)));
+                return Some(breach(
+                    Limit::ModelGpus(model),
+                    in_use,
+                    usage.gpus,
+                    u64::from(*limit),
+                ));
             }
         }
         if let Some(limit) = quota.vcpus
             && used.vcpus + usage.vcpus > u64::from(limit)
         {
-            return Some(breach(Limit::Vcpus, used.vcpus, usage.vcpus, u64::from(limit)));
+            return Some(breach(
+                Limit::Vcpus,
+                used.vcpus,
+                usage.vcpus,
+                u64::from(limit),
+            ));
         }
         if let Some(limit) = quota.spot_gpus
             && usage.spot
             && used.spot_gpus + usage.gpus > u64::from(limit)
         {
-            return Some(breach(Limit::SpotGpus, used.spot_gpus, usage.gpus, u64::from(limit)));
+            return Some(breach(
+                Limit::SpotGpus,
+                used.spot_gpus,
+                usage.gpus,
+                u64::from(limit),
+            ));
         }
         None
     }
 
     /// The message for a breach, built only when someone will read it.
     fn describe(&self, breach: &Breach) -> WaitReason {
-        let Breach { limit, in_use, requested, allowed, .. } = breach;
+        let Breach {
+            limit,
+            in_use,
+            requested,
+            allowed,
+            ..
+        } = breach;
         let detail = match limit {
             Limit::Gpus => format!("GPUs {in_use} in use + {requested} requested > {allowed}"),
-            Limit::ModelGpus(model) => format!("{model} GPUs {in_use} in use + {requested} requested > {allowed}"),
-            Limit::CpuMillis => format!("CPU {in_use}m in use + {requested}m requested > {allowed}m"),
+            Limit::ModelGpus(model) => {
+                format!("{model} GPUs {in_use} in use + {requested} requested > {allowed}")
+            }
+            Limit::CpuMillis => {
+                format!("CPU {in_use}m in use + {requested}m requested > {allowed}m")
+            }
             Limit::MemoryBytes => format!(
                 "memory {} in use + {} requested > {}",
                 gantry_core::format_bytes(*in_use),
                 gantry_core::format_bytes(*requested),
                 gantry_core::format_bytes(*allowed)
             ),
-            Limit::Vcpus => format!("GPU-instance vCPUs {in_use} in use + {requested} requested > {allowed}"),
-            Limit::SpotGpus => format!("spot GPUs {in_use} in use + {requested} requested > {allowed}"),
+            Limit::Vcpus => {
+                format!("GPU-instance vCPUs {in_use} in use + {requested} requested > {allowed}")
+            }
+            Limit::SpotGpus => {
+                format!("spot GPUs {in_use} in use + {requested} requested > {allowed}")
+            }
             Limit::BudgetMicros => {
-                let dollars = |micros: u64| Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
+                let dollars =
+                    |micros: u64| Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
                 format!(
                     "${} projected today + ${} for this job > ${} per day",
                     dollars(*in_use),

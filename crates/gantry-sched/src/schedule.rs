@@ -553,7 +553,10 @@ impl<'a> Pass<'a> {
                 if !self.ledger.allows(team, &probe, offer.cloud, &offer.region) {
                     any_room = true;
                     if first_failure.is_none() {
-                        first_failure = self.ledger.check(team, &probe, offer.cloud, &offer.region).err();
+                        first_failure = self
+                            .ledger
+                            .check(team, &probe, offer.cloud, &offer.region)
+                            .err();
                     }
                     continue;
                 }
