@@ -10,36 +10,34 @@ use crate::capacity::OfferCapacity;
 use crate::plan::Rejection;
 use crate::snapshot::{Offer, QueuedJob, ReplicaRequest};
 
-/// The part of a job that decides which offers can run it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Signature {
-    replica: (u32, Vec<GpuModel>, u64, u64),
+/// The part of a job that decides which offers can run it, borrowed from
+/// the job (no allocation: one is built per job per pass).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Signature<'a> {
+    gpus: u32,
+    gpu_models: &'a [GpuModel],
+    cpu_millis: u64,
+    memory_bytes: u64,
     replicas: u32,
-    clouds: BTreeSet<Cloud>,
-    regions: Vec<Glob>,
-    clusters: Vec<Glob>,
-    spot: u8,
+    clouds: &'a BTreeSet<Cloud>,
+    regions: &'a [Glob],
+    clusters: &'a [Glob],
+    spot: SpotPolicy,
     max_hourly_cost: Option<Money>,
 }
 
-impl Signature {
-    pub(crate) fn of(job: &QueuedJob) -> Signature {
+impl<'a> Signature<'a> {
+    pub(crate) fn of(job: &'a QueuedJob) -> Signature<'a> {
         Signature {
-            replica: (
-                job.replica.gpus,
-                job.replica.gpu_models.clone(),
-                job.replica.cpu_millis,
-                job.replica.memory_bytes,
-            ),
+            gpus: job.replica.gpus,
+            gpu_models: &job.replica.gpu_models,
+            cpu_millis: job.replica.cpu_millis,
+            memory_bytes: job.replica.memory_bytes,
             replicas: job.replicas,
-            clouds: job.placement.clouds.clone(),
-            regions: job.placement.regions.clone(),
-            clusters: job.placement.clusters.clone(),
-            spot: match job.placement.spot {
-                SpotPolicy::Never => 0,
-                SpotPolicy::Allowed => 1,
-                SpotPolicy::Required => 2,
-            },
+            clouds: &job.placement.clouds,
+            regions: &job.placement.regions,
+            clusters: &job.placement.clusters,
+            spot: job.placement.spot,
             max_hourly_cost: job.placement.max_hourly_cost,
         }
     }

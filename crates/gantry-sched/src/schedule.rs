@@ -65,18 +65,18 @@ struct Pass<'a> {
     ledger: QuotaLedger,
     fleet_gpus: u64,
     /// Offers that can ever run jobs of a signature.
-    candidates: HashMap<Signature, Vec<usize>>,
+    candidates: HashMap<Signature<'a>, Vec<usize>>,
     /// Offers found without room for a signature in this pass (capacity only
     /// shrinks, so they stay without room until a preemption frees some).
-    no_room: HashMap<Signature, std::collections::HashSet<usize>>,
+    no_room: HashMap<Signature<'a>, std::collections::HashSet<usize>>,
     running_by_offer: BTreeMap<usize, Vec<usize>>,
     /// Lowest priority of a preemptible running job anywhere.
     lowest_preemptible_overall: u32,
     /// Candidate offers per signature, sorted by their bound.
-    sorted: HashMap<Signature, std::rc::Rc<[(i64, usize)]>>,
+    sorted: HashMap<Signature<'a>, std::rc::Rc<[(i64, usize)]>>,
     /// Signatures with no room left anywhere (capacity only shrinks in a
     /// pass, until a preemption frees some).
-    exhausted: std::collections::HashSet<Signature>,
+    exhausted: std::collections::HashSet<Signature<'a>>,
     /// Ledger id of each queued job's team.
     team_ids: Vec<usize>,
     preempted: BTreeSet<usize>,
@@ -288,7 +288,7 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn candidate_offers(&mut self, job: &QueuedJob, signature: &Signature) -> Vec<usize> {
+    fn candidate_offers(&mut self, job: &QueuedJob, signature: &Signature<'a>) -> Vec<usize> {
         if let Some(offers) = self.candidates.get(signature) {
             return offers.clone();
         }
@@ -300,7 +300,7 @@ impl<'a> Pass<'a> {
             .filter(|(_, offer)| static_rejection(offer, job).is_none())
             .map(|(index, _)| index)
             .collect();
-        self.candidates.insert(signature.clone(), offers.clone());
+        self.candidates.insert(*signature, offers.clone());
         offers
     }
 
@@ -394,7 +394,7 @@ impl<'a> Pass<'a> {
     fn sorted_candidates(
         &mut self,
         job: &QueuedJob,
-        signature: &Signature,
+        signature: &Signature<'a>,
     ) -> std::rc::Rc<[(i64, usize)]> {
         if let Some(sorted) = self.sorted.get(signature) {
             return sorted.clone();
@@ -406,11 +406,11 @@ impl<'a> Pass<'a> {
             .collect();
         sorted.sort_unstable();
         let sorted: std::rc::Rc<[(i64, usize)]> = sorted.into();
-        self.sorted.insert(signature.clone(), sorted.clone());
+        self.sorted.insert(*signature, sorted.clone());
         sorted
     }
 
-    fn place(&mut self, job_index: usize, job: &QueuedJob) -> Result<(), WaitReason> {
+    fn place(&mut self, job_index: usize, job: &'a QueuedJob) -> Result<(), WaitReason> {
         let team = self.team_ids.get(job_index).copied().unwrap_or(usize::MAX);
         let signature = Signature::of(job);
         let sorted = self.sorted_candidates(job, &signature);
@@ -569,10 +569,10 @@ impl<'a> Pass<'a> {
         let mut no_room = no_room;
         no_room.extend(newly_full.iter().copied());
         if !no_room.is_empty() {
-            self.no_room.insert(signature.clone(), no_room);
+            self.no_room.insert(signature, no_room);
         }
         if !any_room && newly_full.len() == sorted.len() {
-            self.exhausted.insert(signature.clone());
+            self.exhausted.insert(signature);
         }
         if preemption_possible && !newly_full.is_empty() {
             let mut all: Vec<Priced> = sorted
