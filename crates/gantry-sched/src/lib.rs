@@ -12,6 +12,7 @@ mod candidates;
 mod capacity;
 mod cost;
 pub mod egress;
+mod fast_hash;
 pub mod plan;
 pub mod policy;
 mod quota;
@@ -20,8 +21,8 @@ pub mod throughput;
 
 pub use egress::EgressPrices;
 pub use plan::{
-    Assignment, Candidate, CostBreakdown, Explanation, Plan, Preemption, Rejection, WaitReason,
-    Waiting,
+    Assignment, Candidate, CostBreakdown, Explanation, Plan, Preemption, QuotaDetail, QuotaLimit,
+    Rejection, WaitReason, Waiting,
 };
 pub use policy::{OfferChoice, Policy, QueueOrder};
 pub use snapshot::{

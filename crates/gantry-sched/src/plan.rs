@@ -153,14 +153,14 @@ pub enum WaitReason {
         /// The team whose limit binds.
         team: TeamPath,
         /// What is limited and by how much.
-        detail: String,
+        detail: QuotaDetail,
     },
     /// The team's daily budget.
     Budget {
         /// The team whose budget binds.
         team: TeamPath,
         /// Limit, spent, and what the job would add.
-        detail: String,
+        detail: QuotaDetail,
     },
     /// A cloud quota.
     CloudQuota {
@@ -169,7 +169,7 @@ pub enum WaitReason {
         /// Region.
         region: String,
         /// What is limited.
-        detail: String,
+        detail: QuotaDetail,
     },
     /// Every matching offer costs more per hour than the job allows.
     MaxHourlyCost {
@@ -217,6 +217,89 @@ impl std::fmt::Display for WaitReason {
             WaitReason::AwaitingPreemption => {
                 formatter.write_str("preempting lower-priority jobs to make room")
             }
+        }
+    }
+}
+
+/// Which limit binds, with the numbers; words only when displayed (the
+/// scheduler produces one per waiting job per pass, most never read).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QuotaDetail {
+    /// The limit.
+    pub limit: QuotaLimit,
+    /// In use now.
+    pub in_use: u64,
+    /// What the job asks for.
+    pub requested: u64,
+    /// The limit's value.
+    pub allowed: u64,
+}
+
+/// The kinds of quota limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuotaLimit {
+    /// GPUs of any model.
+    Gpus,
+    /// GPUs of one model.
+    ModelGpus(GpuModel),
+    /// CPU, in millicores.
+    CpuMillis,
+    /// Memory, in bytes.
+    MemoryBytes,
+    /// vCPUs of GPU instances.
+    Vcpus,
+    /// GPUs on spot capacity.
+    SpotGpus,
+    /// Spend per day, in micro-dollars.
+    BudgetMicros,
+}
+
+impl std::fmt::Display for QuotaDetail {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let QuotaDetail {
+            limit,
+            in_use,
+            requested,
+            allowed,
+        } = *self;
+        let dollars = |micros: u64| Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
+        match limit {
+            QuotaLimit::Gpus => write!(
+                formatter,
+                "GPUs {in_use} in use + {requested} requested > {allowed}"
+            ),
+            QuotaLimit::ModelGpus(model) => {
+                write!(
+                    formatter,
+                    "{model} GPUs {in_use} in use + {requested} requested > {allowed}"
+                )
+            }
+            QuotaLimit::CpuMillis => write!(
+                formatter,
+                "CPU {in_use}m in use + {requested}m requested > {allowed}m"
+            ),
+            QuotaLimit::MemoryBytes => write!(
+                formatter,
+                "memory {} in use + {} requested > {}",
+                gantry_core::format_bytes(in_use),
+                gantry_core::format_bytes(requested),
+                gantry_core::format_bytes(allowed)
+            ),
+            QuotaLimit::Vcpus => write!(
+                formatter,
+                "GPU-instance vCPUs {in_use} in use + {requested} requested > {allowed}"
+            ),
+            QuotaLimit::SpotGpus => write!(
+                formatter,
+                "spot GPUs {in_use} in use + {requested} requested > {allowed}"
+            ),
+            QuotaLimit::BudgetMicros => write!(
+                formatter,
+                "${} projected today + ${} for this job > ${} per day",
+                dollars(in_use),
+                dollars(requested),
+                dollars(allowed)
+            ),
         }
     }
 }

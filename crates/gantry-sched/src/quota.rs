@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use gantry_core::{Cloud, CloudQuota, GpuModel, Money, TeamPath, TeamQuota};
 
-use crate::plan::WaitReason;
+use crate::plan::{QuotaDetail, QuotaLimit, WaitReason};
 use crate::snapshot::{Seconds, Snapshot};
 
 /// What one placement adds to the ledger.
@@ -50,7 +50,7 @@ struct RegionUsage {
 /// id, with its chain of ancestors (root first) computed once.
 #[derive(Clone, Debug)]
 pub(crate) struct QuotaLedger {
-    ids: HashMap<TeamPath, usize>,
+    ids: HashMap<TeamPath, usize, crate::fast_hash::FastHash>,
     paths: Vec<TeamPath>,
     /// Ids of the team and its ancestors, root first.
     chains: Vec<Vec<usize>>,
@@ -74,7 +74,7 @@ impl QuotaLedger {
     ) -> Self {
         let midnight = (now / DAY + 1) * DAY;
         let mut ledger = QuotaLedger {
-            ids: HashMap::new(),
+            ids: HashMap::default(),
             paths: Vec::new(),
             chains: Vec::new(),
             quotas: Vec::new(),
@@ -199,7 +199,7 @@ impl QuotaLedger {
             let Some(used) = self.teams.get(id) else {
                 continue;
             };
-            let breach = |limit: Limit, in_use: u64, requested: u64, allowed: u64| Breach {
+            let breach = |limit: QuotaLimit, in_use: u64, requested: u64, allowed: u64| Breach {
                 scope: BreachScope::Team(id),
                 limit,
                 in_use,
@@ -209,7 +209,12 @@ impl QuotaLedger {
             if let Some(limit) = quota.gpus
                 && used.gpus + usage.gpus > u64::from(limit)
             {
-                return Some(breach(Limit::Gpus, used.gpus, usage.gpus, u64::from(limit)));
+                return Some(breach(
+                    QuotaLimit::Gpus,
+                    used.gpus,
+                    usage.gpus,
+                    u64::from(limit),
+                ));
             }
             if let Some(model) = usage.gpu_model
                 && let Some(limit) = quota.gpus_by_model.get(&model)
@@ -217,7 +222,7 @@ impl QuotaLedger {
                 let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
                 if in_use + usage.gpus > u64::from(*limit) {
                     return Some(breach(
-                        Limit::ModelGpus(model),
+                        QuotaLimit::ModelGpus(model),
                         in_use,
                         usage.gpus,
                         u64::from(*limit),
@@ -228,7 +233,7 @@ impl QuotaLedger {
                 && used.cpu_millis + usage.cpu_millis > limit
             {
                 return Some(breach(
-                    Limit::CpuMillis,
+                    QuotaLimit::CpuMillis,
                     used.cpu_millis,
                     usage.cpu_millis,
                     limit,
@@ -238,7 +243,7 @@ impl QuotaLedger {
                 && used.memory_bytes + usage.memory_bytes > limit
             {
                 return Some(breach(
-                    Limit::MemoryBytes,
+                    QuotaLimit::MemoryBytes,
                     used.memory_bytes,
                     usage.memory_bytes,
                     limit,
@@ -253,7 +258,7 @@ impl QuotaLedger {
             {
                 let micros = |money: Money| u64::try_from(money.micros()).unwrap_or(0);
                 return Some(breach(
-                    Limit::BudgetMicros,
+                    QuotaLimit::BudgetMicros,
                     micros(used.projected_spend),
                     micros(usage.spend_until_midnight),
                     micros(budget),
@@ -271,7 +276,7 @@ impl QuotaLedger {
         let quota = self.cloud_quotas.get(&key)?;
         let empty = RegionUsage::default();
         let used = self.regions.get(&key).unwrap_or(&empty);
-        let breach = |limit: Limit, in_use: u64, requested: u64, allowed: u64| Breach {
+        let breach = |limit: QuotaLimit, in_use: u64, requested: u64, allowed: u64| Breach {
             scope: BreachScope::Cloud(cloud, region.to_owned()),
             limit,
             in_use,
@@ -281,7 +286,12 @@ impl QuotaLedger {
         if let Some(limit) = quota.gpus
             && used.gpus + usage.gpus > u64::from(limit)
         {
-            return Some(breach(Limit::Gpus, used.gpus, usage.gpus, u64::from(limit)));
+            return Some(breach(
+                QuotaLimit::Gpus,
+                used.gpus,
+                usage.gpus,
+                u64::from(limit),
+            ));
         }
         if let Some(model) = usage.gpu_model
             && let Some(limit) = quota.gpus_by_model.get(&model)
@@ -289,7 +299,7 @@ impl QuotaLedger {
             let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
             if in_use + usage.gpus > u64::from(*limit) {
                 return Some(breach(
-                    Limit::ModelGpus(model),
+                    QuotaLimit::ModelGpus(model),
                     in_use,
                     usage.gpus,
                     u64::from(*limit),
@@ -300,7 +310,7 @@ impl QuotaLedger {
             && used.vcpus + usage.vcpus > u64::from(limit)
         {
             return Some(breach(
-                Limit::Vcpus,
+                QuotaLimit::Vcpus,
                 used.vcpus,
                 usage.vcpus,
                 u64::from(limit),
@@ -311,7 +321,7 @@ impl QuotaLedger {
             && used.spot_gpus + usage.gpus > u64::from(limit)
         {
             return Some(breach(
-                Limit::SpotGpus,
+                QuotaLimit::SpotGpus,
                 used.spot_gpus,
                 usage.gpus,
                 u64::from(limit),
@@ -320,53 +330,23 @@ impl QuotaLedger {
         None
     }
 
-    /// The message for a breach, built only when someone will read it.
+    /// The wait reason for a breach (its words are built only on display).
     fn describe(&self, breach: &Breach) -> WaitReason {
-        let Breach {
-            limit,
-            in_use,
-            requested,
-            allowed,
-            ..
-        } = breach;
-        let detail = match limit {
-            Limit::Gpus => format!("GPUs {in_use} in use + {requested} requested > {allowed}"),
-            Limit::ModelGpus(model) => {
-                format!("{model} GPUs {in_use} in use + {requested} requested > {allowed}")
-            }
-            Limit::CpuMillis => {
-                format!("CPU {in_use}m in use + {requested}m requested > {allowed}m")
-            }
-            Limit::MemoryBytes => format!(
-                "memory {} in use + {} requested > {}",
-                gantry_core::format_bytes(*in_use),
-                gantry_core::format_bytes(*requested),
-                gantry_core::format_bytes(*allowed)
-            ),
-            Limit::Vcpus => {
-                format!("GPU-instance vCPUs {in_use} in use + {requested} requested > {allowed}")
-            }
-            Limit::SpotGpus => {
-                format!("spot GPUs {in_use} in use + {requested} requested > {allowed}")
-            }
-            Limit::BudgetMicros => {
-                let dollars =
-                    |micros: u64| Money::from_micros(i64::try_from(micros).unwrap_or(i64::MAX));
-                format!(
-                    "${} projected today + ${} for this job > ${} per day",
-                    dollars(*in_use),
-                    dollars(*requested),
-                    dollars(*allowed)
-                )
-            }
+        let detail = QuotaDetail {
+            limit: breach.limit,
+            in_use: breach.in_use,
+            requested: breach.requested,
+            allowed: breach.allowed,
         };
         match &breach.scope {
             BreachScope::Team(id) => match self.paths.get(*id).cloned() {
-                Some(team) if *limit == Limit::BudgetMicros => WaitReason::Budget { team, detail },
+                Some(team) if breach.limit == QuotaLimit::BudgetMicros => {
+                    WaitReason::Budget { team, detail }
+                }
                 Some(team) => WaitReason::TeamQuota { team, detail },
                 None => {
                     debug_assert!(false, "breach of a team that was never interned");
-                    WaitReason::NoMatchingOffer(detail)
+                    WaitReason::NoMatchingOffer(detail.to_string())
                 }
             },
             BreachScope::Cloud(cloud, region) => WaitReason::CloudQuota {
@@ -492,7 +472,7 @@ impl QuotaLedger {
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Breach {
     scope: BreachScope,
-    limit: Limit,
+    limit: QuotaLimit,
     in_use: u64,
     requested: u64,
     allowed: u64,
@@ -502,15 +482,4 @@ struct Breach {
 enum BreachScope {
     Team(usize),
     Cloud(Cloud, String),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Limit {
-    Gpus,
-    ModelGpus(GpuModel),
-    CpuMillis,
-    MemoryBytes,
-    Vcpus,
-    SpotGpus,
-    BudgetMicros,
 }

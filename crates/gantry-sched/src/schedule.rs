@@ -5,13 +5,14 @@
 //! other job waits.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 
 use gantry_core::{Money, TeamPath};
 
 use crate::candidates::{Signature, capacity_rank, no_match_detail, static_rejection};
 use crate::capacity::OfferCapacity;
 use crate::cost::{expected_cost, hourly_list_price, hourly_marginal_price, runtime_on, usage_of};
+use crate::fast_hash::FastHash;
 use crate::plan::{
     Assignment, Candidate, CostBreakdown, Explanation, Plan, Preemption, Rejection, WaitReason,
     Waiting,
@@ -65,18 +66,18 @@ struct Pass<'a> {
     ledger: QuotaLedger,
     fleet_gpus: u64,
     /// Offers that can ever run jobs of a signature.
-    candidates: HashMap<Signature<'a>, Vec<usize>>,
+    candidates: HashMap<Signature<'a>, Vec<usize>, FastHash>,
     /// Offers found without room for a signature in this pass (capacity only
     /// shrinks, so they stay without room until a preemption frees some).
-    no_room: HashMap<Signature<'a>, std::collections::HashSet<usize>>,
+    no_room: HashMap<Signature<'a>, HashSet<usize, FastHash>, FastHash>,
     running_by_offer: BTreeMap<usize, Vec<usize>>,
     /// Lowest priority of a preemptible running job anywhere.
     lowest_preemptible_overall: u32,
     /// Candidate offers per signature, sorted by their bound.
-    sorted: HashMap<Signature<'a>, std::rc::Rc<[(i64, usize)]>>,
+    sorted: HashMap<Signature<'a>, std::rc::Rc<[(i64, usize)]>, FastHash>,
     /// Signatures with no room left anywhere (capacity only shrinks in a
     /// pass, until a preemption frees some).
-    exhausted: std::collections::HashSet<Signature<'a>>,
+    exhausted: HashSet<Signature<'a>, FastHash>,
     /// Ledger id of each queued job's team.
     team_ids: Vec<usize>,
     preempted: BTreeSet<usize>,
@@ -178,12 +179,12 @@ impl<'a> Pass<'a> {
                         * u64::from(offer.total_nodes)
                 })
                 .sum(),
-            candidates: HashMap::new(),
-            no_room: HashMap::new(),
+            candidates: HashMap::default(),
+            no_room: HashMap::default(),
             running_by_offer,
             lowest_preemptible_overall,
-            sorted: HashMap::new(),
-            exhausted: std::collections::HashSet::new(),
+            sorted: HashMap::default(),
+            exhausted: HashSet::default(),
             team_ids,
             preempted: BTreeSet::new(),
             plan: Plan::default(),
@@ -604,7 +605,7 @@ impl<'a> Pass<'a> {
         offer: &Offer,
         candidate: &Priced,
         seconds_until_midnight: Seconds,
-        no_room: &std::collections::HashSet<usize>,
+        no_room: &HashSet<usize, FastHash>,
     ) -> Result<crate::capacity::Fit, (Rejection, Option<WaitReason>)> {
         if let Some(limit) = job.placement.max_hourly_cost
             && candidate.marginal > limit
@@ -627,7 +628,7 @@ impl<'a> Pass<'a> {
         );
         if let Err(reason) = self.ledger.check(team, &usage, offer.cloud, &offer.region) {
             let rejection = match &reason {
-                WaitReason::CloudQuota { detail, .. } => Rejection::CloudQuota(detail.clone()),
+                WaitReason::CloudQuota { detail, .. } => Rejection::CloudQuota(detail.to_string()),
                 other => Rejection::TeamQuota(other.to_string()),
             };
             return Err((rejection, Some(reason)));
