@@ -56,8 +56,9 @@ pub(crate) struct QuotaLedger {
     chains: Vec<Vec<usize>>,
     quotas: Vec<Option<TeamQuota>>,
     teams: Vec<TeamUsage>,
-    cloud_quotas: BTreeMap<(Cloud, String), CloudQuota>,
-    regions: BTreeMap<(Cloud, String), RegionUsage>,
+    /// Cloud quotas with the usage of their region; only regions with a
+    /// quota are tracked (a handful: found by a scan, without allocating).
+    cloud_quotas: Vec<(CloudQuota, RegionUsage)>,
     /// End of the current UTC day.
     pub(crate) midnight: Seconds,
 }
@@ -82,9 +83,8 @@ impl QuotaLedger {
             cloud_quotas: snapshot
                 .cloud_quotas
                 .iter()
-                .map(|quota| ((quota.cloud, quota.region.clone()), quota.clone()))
+                .map(|quota| (quota.clone(), RegionUsage::default()))
                 .collect(),
-            regions: BTreeMap::new(),
             midnight,
         };
         for budget in &snapshot.teams {
@@ -272,10 +272,10 @@ impl QuotaLedger {
         if self.cloud_quotas.is_empty() || usage.gpus == 0 {
             return None;
         }
-        let key = (cloud, region.to_owned());
-        let quota = self.cloud_quotas.get(&key)?;
-        let empty = RegionUsage::default();
-        let used = self.regions.get(&key).unwrap_or(&empty);
+        let (quota, used) = self
+            .cloud_quotas
+            .iter()
+            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)?;
         let breach = |limit: QuotaLimit, in_use: u64, requested: u64, allowed: u64| Breach {
             scope: BreachScope::Cloud(cloud, region.to_owned()),
             limit,
@@ -359,12 +359,19 @@ impl QuotaLedger {
 
     /// Records a placement.
     pub(crate) fn add(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
-        for id in self.chain(team).to_vec() {
+        let chain = self.chains.get(team).map_or(&[][..], Vec::as_slice);
+        for &id in chain {
             let Some(entry) = self.teams.get_mut(id) else {
                 continue;
             };
             entry.gpus += usage.gpus;
-            if let Some(model) = usage.gpu_model {
+            // Per-model usage matters only where a quota limits models.
+            let limits_models = self.quotas.get(id).is_some_and(|quota| {
+                quota
+                    .as_ref()
+                    .is_some_and(|quota| !quota.gpus_by_model.is_empty())
+            });
+            if limits_models && let Some(model) = usage.gpu_model {
                 *entry.gpus_by_model.entry(model).or_default() += usage.gpus;
             }
             entry.cpu_millis += usage.cpu_millis;
@@ -373,10 +380,16 @@ impl QuotaLedger {
                 .projected_spend
                 .saturating_add(usage.spend_until_midnight);
         }
-        if usage.gpus == 0 || self.cloud_quotas.is_empty() {
+        if usage.gpus == 0 {
             return;
         }
-        let entry = self.regions.entry((cloud, region.to_owned())).or_default();
+        let Some((_, entry)) = self
+            .cloud_quotas
+            .iter_mut()
+            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)
+        else {
+            return;
+        };
         {
             entry.gpus += usage.gpus;
             if let Some(model) = usage.gpu_model {
@@ -392,7 +405,8 @@ impl QuotaLedger {
     /// Removes a placement (a preemption victim). Spend already projected
     /// for today stays: the victim ran until now, and budgets err safe.
     pub(crate) fn remove(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
-        for id in self.chain(team).to_vec() {
+        let chain = self.chains.get(team).map_or(&[][..], Vec::as_slice);
+        for &id in chain {
             let Some(entry) = self.teams.get_mut(id) else {
                 continue;
             };
@@ -405,10 +419,16 @@ impl QuotaLedger {
             entry.cpu_millis = entry.cpu_millis.saturating_sub(usage.cpu_millis);
             entry.memory_bytes = entry.memory_bytes.saturating_sub(usage.memory_bytes);
         }
-        if usage.gpus == 0 || self.cloud_quotas.is_empty() {
+        if usage.gpus == 0 {
             return;
         }
-        let entry = self.regions.entry((cloud, region.to_owned())).or_default();
+        let Some((_, entry)) = self
+            .cloud_quotas
+            .iter_mut()
+            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)
+        else {
+            return;
+        };
         {
             entry.gpus = entry.gpus.saturating_sub(usage.gpus);
             if let Some(model) = usage.gpu_model
