@@ -206,28 +206,14 @@ impl QuotaLedger {
                 requested,
                 allowed,
             };
-            if let Some(limit) = quota.gpus
-                && used.gpus + usage.gpus > u64::from(limit)
-            {
-                return Some(breach(
-                    QuotaLimit::Gpus,
-                    used.gpus,
-                    usage.gpus,
-                    u64::from(limit),
-                ));
-            }
-            if let Some(model) = usage.gpu_model
-                && let Some(limit) = quota.gpus_by_model.get(&model)
-            {
-                let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
-                if in_use + usage.gpus > u64::from(*limit) {
-                    return Some(breach(
-                        QuotaLimit::ModelGpus(model),
-                        in_use,
-                        usage.gpus,
-                        u64::from(*limit),
-                    ));
-                }
+            if let Some((limit, in_use, requested, allowed)) = gpu_breach(
+                used.gpus,
+                &used.gpus_by_model,
+                usage,
+                quota.gpus,
+                &quota.gpus_by_model,
+            ) {
+                return Some(breach(limit, in_use, requested, allowed));
             }
             if let Some(limit) = quota.cpu_millis
                 && used.cpu_millis + usage.cpu_millis > limit
@@ -283,28 +269,14 @@ impl QuotaLedger {
             requested,
             allowed,
         };
-        if let Some(limit) = quota.gpus
-            && used.gpus + usage.gpus > u64::from(limit)
-        {
-            return Some(breach(
-                QuotaLimit::Gpus,
-                used.gpus,
-                usage.gpus,
-                u64::from(limit),
-            ));
-        }
-        if let Some(model) = usage.gpu_model
-            && let Some(limit) = quota.gpus_by_model.get(&model)
-        {
-            let in_use = used.gpus_by_model.get(&model).copied().unwrap_or(0);
-            if in_use + usage.gpus > u64::from(*limit) {
-                return Some(breach(
-                    QuotaLimit::ModelGpus(model),
-                    in_use,
-                    usage.gpus,
-                    u64::from(*limit),
-                ));
-            }
+        if let Some((limit, in_use, requested, allowed)) = gpu_breach(
+            used.gpus,
+            &used.gpus_by_model,
+            usage,
+            quota.gpus,
+            &quota.gpus_by_model,
+        ) {
+            return Some(breach(limit, in_use, requested, allowed));
         }
         if let Some(limit) = quota.vcpus
             && used.vcpus + usage.vcpus > u64::from(limit)
@@ -485,6 +457,31 @@ impl QuotaLedger {
             None => ratio(used.gpus, fleet_gpus.max(1)),
         }
     }
+}
+
+/// The GPU limits (all models, then the placement's model) that `usage`
+/// would break on top of `used`: one check for team and cloud quotas alike.
+fn gpu_breach(
+    used_gpus: u64,
+    used_by_model: &BTreeMap<GpuModel, u64>,
+    usage: &Usage,
+    limit: Option<u32>,
+    limits_by_model: &BTreeMap<GpuModel, u32>,
+) -> Option<(QuotaLimit, u64, u64, u64)> {
+    if let Some(limit) = limit
+        && used_gpus + usage.gpus > u64::from(limit)
+    {
+        return Some((QuotaLimit::Gpus, used_gpus, usage.gpus, u64::from(limit)));
+    }
+    let model = usage.gpu_model?;
+    let limit = u64::from(*limits_by_model.get(&model)?);
+    let in_use = used_by_model.get(&model).copied().unwrap_or(0);
+    (in_use + usage.gpus > limit).then_some((
+        QuotaLimit::ModelGpus(model),
+        in_use,
+        usage.gpus,
+        limit,
+    ))
 }
 
 /// Which limit a placement would break, with the numbers; formatted by
