@@ -759,6 +759,36 @@ impl Engine {
         self.next_pod_ip += 1;
         let now = self.clock.now();
         let default_duration = self.settings.default_pod_duration;
+        let mut unpullable = None;
+        let _ = self.store.modify(PODS, &key.0, &key.1, |pod| {
+            if meta_str(pod, "uid") != Some(uid) || str_at(pod, "status.phase") != Some("Pending") {
+                return false;
+            }
+            let Some(image) = kubelet::unpullable_image(pod) else {
+                return false;
+            };
+            kubelet::fail_image_pull(pod, &image, now);
+            unpullable = Some(image);
+            true
+        });
+        if let Some(image) = unpullable {
+            let host = image.split('/').next().unwrap_or_default().to_owned();
+            self.record_event(
+                "Pod",
+                "v1",
+                &key.0,
+                &key.1,
+                uid,
+                "Warning",
+                "Failed",
+                &format!(
+                    "Failed to pull image \"{image}\": {}",
+                    kubelet::pull_error_message(&image, &host)
+                ),
+                "kubelet",
+            );
+            return;
+        }
         let mut run_for = None;
         let result = self.store.modify(PODS, &key.0, &key.1, |pod| {
             if meta_str(pod, "uid") != Some(uid) || str_at(pod, "status.phase") != Some("Pending") {

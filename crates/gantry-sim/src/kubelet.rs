@@ -1,7 +1,12 @@
 //! The simulated kubelet's effect on pod status, as pure functions of the pod
 //! and the time: start (Running, containers running and ready), finish
-//! (Succeeded or Failed with the exit code from `sim.gantry.dev/exit-code`),
-//! and the disruptions a node can cause. The engine decides when; these say what.
+//! (Succeeded or Failed with the exit code from `sim.gantry.dev/exit-code` and
+//! the container reason from `sim.gantry.dev/termination-reason`, e.g.
+//! `OOMKilled`), an image that cannot be pulled (a registry host under the
+//! reserved `.invalid` top-level domain, which never resolves: the pod stays
+//! `Pending` with its containers waiting in `ErrImagePull`, as a kubelet
+//! reports a registry it cannot reach), and the disruptions a node can cause.
+//! The engine decides when; these say what.
 
 use std::time::Duration;
 
@@ -15,6 +20,86 @@ use crate::object_meta::{meta_str, object_at_mut, set_at, set_condition, str_at,
 pub const DURATION_ANNOTATION: &str = "sim.gantry.dev/duration";
 /// Annotation: the exit code of its containers (default 0).
 pub const EXIT_CODE_ANNOTATION: &str = "sim.gantry.dev/exit-code";
+
+/// Annotation: the container's terminated `reason` when it exits non-zero
+/// (default `Error`), e.g. `OOMKilled`.
+pub const TERMINATION_REASON_ANNOTATION: &str = "sim.gantry.dev/termination-reason";
+
+/// The first container image whose registry cannot be resolved: a reference
+/// whose first path segment is a host (has a `.` or `:`, or is `localhost`)
+/// under the `.invalid` top-level domain (RFC 2606), e.g.
+/// `registry.invalid/team/trainer:1.0`.
+pub fn unpullable_image(pod: &Value) -> Option<String> {
+    containers(pod)
+        .into_iter()
+        .map(|(_, image)| image)
+        .find(|image| {
+            let Some((first, _)) = image.split_once('/') else {
+                return false;
+            };
+            let host = first.split(':').next().unwrap_or_default();
+            host.ends_with(".invalid") || host == "invalid"
+        })
+}
+
+/// Marks a bound pod's containers waiting on an image that cannot be pulled:
+/// phase stays `Pending`, `ErrImagePull` with the resolver's message.
+pub fn fail_image_pull(pod: &mut Value, image: &str, now: SimTime) {
+    let time = now.to_rfc3339();
+    let host = image.split('/').next().unwrap_or_default().to_owned();
+    let message = pull_error_message(image, &host);
+    let statuses: Vec<Value> = containers(pod)
+        .into_iter()
+        .map(|(name, container_image)| {
+            let state = if container_image == image {
+                json!({"waiting": {"reason": "ErrImagePull", "message": message}})
+            } else {
+                json!({"waiting": {"reason": "PodInitializing"}})
+            };
+            json!({
+                "name": name,
+                "image": container_image,
+                "imageID": "",
+                "ready": false,
+                "started": false,
+                "restartCount": 0,
+                "state": state,
+                "lastState": {},
+            })
+        })
+        .collect();
+    let status = object_at_mut(pod, "status");
+    status.insert("phase".to_owned(), json!("Pending"));
+    status.insert("startTime".to_owned(), json!(time));
+    status.insert("containerStatuses".to_owned(), json!(statuses));
+    for kind in ["Initialized", "PodReadyToStartContainers"] {
+        set_condition(
+            pod,
+            "status.conditions",
+            condition(kind, "True", &time, None, None),
+        );
+    }
+    for kind in ["ContainersReady", "Ready"] {
+        set_condition(
+            pod,
+            "status.conditions",
+            condition(
+                kind,
+                "False",
+                &time,
+                Some("ContainersNotReady"),
+                Some("containers with unready status: [main]"),
+            ),
+        );
+    }
+}
+
+/// What containerd says when the registry host does not resolve.
+pub fn pull_error_message(image: &str, host: &str) -> String {
+    format!(
+        "failed to pull and unpack image \"{image}\": failed to resolve reference \"{image}\": failed to do request: Head \"https://{host}/v2/\": dial tcp: lookup {host}: no such host"
+    )
+}
 
 /// How long a pod runs: its annotation, else `default` (`None`: forever, for
 /// `restartPolicy: Always` pods without the annotation).
@@ -171,7 +256,16 @@ pub fn finish(
 ) {
     let time = now.to_rfc3339();
     let started = str_at(pod, "status.startTime").unwrap_or(&time).to_owned();
-    let container_reason = if code == 0 { "Completed" } else { "Error" };
+    let annotated_reason = value_at(pod, "metadata.annotations")
+        .and_then(|a| a.get(TERMINATION_REASON_ANNOTATION))
+        .and_then(Value::as_str)
+        .filter(|reason| !reason.is_empty())
+        .map(str::to_owned);
+    let container_reason = match (code, annotated_reason.as_deref()) {
+        (0, _) => "Completed",
+        (_, Some(reason)) => reason,
+        (_, None) => "Error",
+    };
     let was_running = str_at(pod, "status.phase") == Some("Running");
     let statuses: Vec<Value> = containers(pod)
         .into_iter()

@@ -13,7 +13,9 @@
 //!
 //! Capacity type: EKS labels every node `eks.amazonaws.com/capacityType=ON_DEMAND|SPOT`;
 //! GKE labels spot nodes `cloud.google.com/gke-spot=true`; AKS labels spot nodes
-//! `kubernetes.azure.com/scalesetpriority=spot`.
+//! `kubernetes.azure.com/scalesetpriority=spot`. Reserved pools carry
+//! `gantry.dev/capacity-type=reserved`, the label Gantry's docs ask operators
+//! to put on reserved or committed node groups, since no cloud has one.
 //!
 //! Taints (chosen, per cloud default where there is one): GPU nodes carry
 //! `nvidia.com/gpu=present:NoSchedule` (`amd.com/gpu=present:NoSchedule`) on
@@ -109,6 +111,11 @@ pub fn node_object(
     label("topology.kubernetes.io/zone", &pool.zone);
     label("sim.gantry.dev/pool", &pool.name);
     label("sim.gantry.dev/capacity-type", pool.capacity_type.as_str());
+    if pool.capacity_type == CapacityType::Reserved {
+        // No cloud labels reserved capacity in a standard way (EKS calls it
+        // ON_DEMAND): operators label reserved node groups for Gantry.
+        label("gantry.dev/capacity-type", "reserved");
+    }
     let spot = pool.capacity_type == CapacityType::Spot;
     match cluster.cloud {
         Cloud::Aws => {

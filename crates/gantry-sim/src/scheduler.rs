@@ -3,10 +3,14 @@
 //!
 //! Filters: node ready and schedulable, resource requests against allocatable
 //! minus what bound pods request (cpu, memory, pods, `nvidia.com/gpu`,
-//! `amd.com/gpu` and any other extended resource), `nodeSelector`, and
-//! NoSchedule/NoExecute taints against tolerations. Score: least allocated
+//! `amd.com/gpu` and any other extended resource), `nodeSelector`, required
+//! node affinity (`requiredDuringSchedulingIgnoredDuringExecution`: terms
+//! ORed, each term's `matchExpressions` ANDed, operators `In`, `NotIn`,
+//! `Exists`, `DoesNotExist`, `Gt`, `Lt`, as upstream's `nodeaffinity` plugin),
+//! and NoSchedule/NoExecute taints against tolerations. Score: least allocated
 //! (upstream's default), ties broken by node name, so the same state gives the
-//! same choice. Not done: affinity, topology spread, preemption.
+//! same choice. Not done: preferred affinity, pod affinity, topology spread,
+//! preemption, `matchFields`.
 
 use std::collections::BTreeMap;
 
@@ -53,6 +57,90 @@ pub struct PodDemand {
     pub node_selector: BTreeMap<String, String>,
     /// `spec.tolerations`.
     pub tolerations: Vec<Value>,
+    /// Required node affinity: a node must match one term (`None`: no affinity).
+    pub required_node_terms: Option<Vec<Vec<NodeRequirement>>>,
+}
+
+/// One `matchExpressions` entry of a node selector term.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeRequirement {
+    /// Label key.
+    pub key: String,
+    /// `In`, `NotIn`, `Exists`, `DoesNotExist`, `Gt`, `Lt` (anything else matches no node).
+    pub operator: String,
+    /// Values.
+    pub values: Vec<String>,
+}
+
+impl NodeRequirement {
+    /// Whether a node with `labels` satisfies it (upstream's label selector semantics:
+    /// `NotIn` and `DoesNotExist` match a node without the label).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let label = labels.get(&self.key);
+        let as_integer = |text: &str| text.parse::<i64>().ok();
+        match self.operator.as_str() {
+            "In" => label.is_some_and(|value| self.values.contains(value)),
+            "NotIn" => label.is_none_or(|value| !self.values.contains(value)),
+            "Exists" => label.is_some(),
+            "DoesNotExist" => label.is_none(),
+            "Gt" | "Lt" => {
+                let (Some(value), [bound]) =
+                    (label.and_then(|v| as_integer(v)), self.values.as_slice())
+                else {
+                    return false;
+                };
+                let Some(bound) = as_integer(bound) else {
+                    return false;
+                };
+                if self.operator == "Gt" {
+                    value > bound
+                } else {
+                    value < bound
+                }
+            }
+            _ => false,
+        }
+    }
+}
+
+fn required_node_terms(pod: &Value) -> Option<Vec<Vec<NodeRequirement>>> {
+    let terms = value_at(
+        pod,
+        "spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms",
+    )?
+    .as_array()?;
+    Some(
+        terms
+            .iter()
+            .map(|term| {
+                term.get("matchExpressions")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|expression| NodeRequirement {
+                        key: expression
+                            .get("key")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        operator: expression
+                            .get("operator")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                            .to_owned(),
+                        values: expression
+                            .get("values")
+                            .and_then(Value::as_array)
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(str::to_owned)
+                            .collect(),
+                    })
+                    .collect()
+            })
+            .collect(),
+    )
 }
 
 impl PodDemand {
@@ -78,6 +166,7 @@ impl PodDemand {
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
+            required_node_terms: required_node_terms(pod),
         }
     }
 }
@@ -180,6 +269,18 @@ pub fn fit(pod: &PodDemand, node: &NodeCapacity) -> Result<(), Misfit> {
         .node_selector
         .iter()
         .any(|(key, value)| node.labels.get(key) != Some(value))
+    {
+        return Err(Misfit::Selector);
+    }
+    // Upstream: an empty term list matches no node; a term matches when all of
+    // its expressions do.
+    if let Some(terms) = &pod.required_node_terms
+        && !terms.iter().any(|term| {
+            !term.is_empty()
+                && term
+                    .iter()
+                    .all(|requirement| requirement.matches(&node.labels))
+        })
     {
         return Err(Misfit::Selector);
     }
@@ -309,6 +410,76 @@ mod tests {
         );
         let nodes: BTreeMap<String, NodeCapacity> = [("n1".to_owned(), node)].into();
         let message = choose(&pod(16, true), nodes.iter()).unwrap_err();
+        assert!(
+            message.starts_with("0/1 nodes are available: 1 Insufficient nvidia.com/gpu."),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn required_node_affinity_follows_upstream_operators() {
+        let pod = |terms: serde_json::Value| {
+            PodDemand::of(&json!({"spec": {
+                "containers": [{"name": "c", "image": "i"}],
+                "tolerations": [{"operator": "Exists"}],
+                "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": terms}}},
+            }}))
+        };
+        let mut node = gpu_node();
+        node.labels
+            .insert("nvidia.com/gpu.count".to_owned(), "8".to_owned());
+        let expression = |key: &str, operator: &str, values: &[&str]| json!({"key": key, "operator": operator, "values": values});
+        let fits = |terms| fit(&pod(terms), &node).is_ok();
+        // NotIn and DoesNotExist match a node without the label.
+        assert!(fits(
+            json!([{"matchExpressions": [expression("gantry.dev/capacity-type", "NotIn", &["reserved", "spot"])]}])
+        ));
+        assert!(fits(
+            json!([{"matchExpressions": [expression("gantry.dev/capacity-type", "DoesNotExist", &[])]}])
+        ));
+        assert!(!fits(
+            json!([{"matchExpressions": [expression("gantry.dev/capacity-type", "In", &["reserved"])]}])
+        ));
+        assert!(!fits(
+            json!([{"matchExpressions": [expression("gantry.dev/capacity-type", "Exists", &[])]}])
+        ));
+        // Gt/Lt compare integers.
+        assert!(fits(
+            json!([{"matchExpressions": [expression("nvidia.com/gpu.count", "Gt", &["4"])]}])
+        ));
+        assert!(!fits(
+            json!([{"matchExpressions": [expression("nvidia.com/gpu.count", "Lt", &["4"])]}])
+        ));
+        // Terms are ORed, expressions ANDed; an empty term matches nothing.
+        assert!(fits(json!([
+            {"matchExpressions": [expression("nvidia.com/gpu.count", "In", &["1"])]},
+            {"matchExpressions": [expression("nvidia.com/gpu.count", "In", &["8"]), expression("nvidia.com/gpu.product", "Exists", &[])]},
+        ])));
+        assert!(!fits(json!([
+            {"matchExpressions": [expression("nvidia.com/gpu.count", "In", &["8"]), expression("nvidia.com/gpu.product", "DoesNotExist", &[])]},
+        ])));
+        assert!(!fits(json!([{}])));
+        assert!(!fits(json!([])));
+        let nodes: BTreeMap<String, NodeCapacity> = [("n1".to_owned(), node.clone())].into();
+        let message = choose(
+            &pod(json!([{"matchExpressions": [expression("x", "Exists", &[])]}])),
+            nodes.iter(),
+        )
+        .unwrap_err();
+        assert!(
+            message.contains("1 node(s) didn't match Pod's node affinity/selector"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn insufficient_gpus_are_named_in_upstream_words() {
+        let pod = PodDemand::of(&json!({"spec": {
+            "containers": [{"name": "c", "image": "i", "resources": {"limits": {"nvidia.com/gpu": "16"}}}],
+            "tolerations": [{"operator": "Exists"}],
+        }}));
+        let nodes: BTreeMap<String, NodeCapacity> = [("n1".to_owned(), gpu_node())].into();
+        let message = choose(&pod, nodes.iter()).unwrap_err();
         assert!(
             message.starts_with("0/1 nodes are available: 1 Insufficient nvidia.com/gpu."),
             "{message}"

@@ -366,3 +366,66 @@ async fn a_dark_cluster_refuses_connections_and_comes_back() {
     assert_eq!(listed.items.len(), 28);
     fleet.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_unresolvable_registry_leaves_the_pod_pending_in_err_image_pull() {
+    let fleet = start_fleet(common::options()).await;
+    let client = client(&fleet.clusters()[0]);
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut pod = gpu_pod("pull", "1h", 0, json!({}));
+    pod.spec.as_mut().unwrap().containers[0].image =
+        Some("registry.invalid/acme/trainer:1.0".to_owned());
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let waiting = await_pod(&pods, "pull", |pod| {
+        pod.status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .is_some_and(|statuses| !statuses.is_empty())
+    })
+    .await;
+    assert_eq!(phase(&waiting), "Pending");
+    let state = waiting.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .waiting
+        .unwrap();
+    assert_eq!(state.reason.as_deref(), Some("ErrImagePull"));
+    assert!(
+        state
+            .message
+            .unwrap()
+            .contains("lookup registry.invalid: no such host")
+    );
+    let events: Api<Event> = Api::namespaced(client, "default");
+    let listed = events.list(&ListParams::default()).await.unwrap();
+    assert!(listed.items.iter().any(|event| {
+        event.reason.as_deref() == Some("Failed")
+            && event.involved_object.name.as_deref() == Some("pull")
+            && event.type_.as_deref() == Some("Warning")
+    }));
+}
+
+#[tokio::test]
+async fn the_termination_reason_annotation_names_how_a_container_died() {
+    let fleet = start_fleet(common::options()).await;
+    let client = client(&fleet.clusters()[0]);
+    let pods: Api<Pod> = Api::namespaced(client, "default");
+    let mut pod = gpu_pod("oom", "10m", 137, json!({}));
+    pod.metadata.annotations.as_mut().unwrap().insert(
+        "sim.gantry.dev/termination-reason".to_owned(),
+        "OOMKilled".to_owned(),
+    );
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let failed = await_pod(&pods, "oom", |pod| phase(pod) == "Failed").await;
+    let terminated = failed.status.unwrap().container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(
+        (terminated.exit_code, terminated.reason.as_deref()),
+        (137, Some("OOMKilled"))
+    );
+}
