@@ -198,3 +198,44 @@ async fn a_cluster_that_goes_dark_is_lost_with_its_jobs_and_comes_back() {
         .await;
     harness.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_throttling_cluster_is_waited_for_as_retry_after_says() {
+    let mut harness = Harness::start(&dev_fleet_text(), fast_settings()).await;
+    harness.want_nothing();
+    let cluster = harness.fleet.cluster("aws-us-east-1").unwrap().clone();
+    cluster
+        .inject(Fault::ApiErrors {
+            rate: 1.0,
+            code: 429,
+            retry_after_seconds: 1,
+        })
+        .await
+        .unwrap();
+    let throttled_at = tokio::time::Instant::now();
+    let key = key("patient", 1);
+    let spec = training_job("patient", 1, "L4", 1, "");
+    let target = target(&harness.config, "aws-us-east-1", "g6-l4", 1, Duration::from_secs(600));
+    harness.executor().launch(request(&key, spec, target)).unwrap();
+    let calm = cluster.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        calm.inject(Fault::Clear).await.unwrap();
+    });
+    harness.wait_phase(&key, Phase::Launching, WAIT).await;
+    assert!(
+        throttled_at.elapsed() >= Duration::from_millis(1500),
+        "created while the server still said 429"
+    );
+    let degraded = harness
+        .wait_for("throttling reported", WAIT, |event| {
+            matches!(event, ExecutorEvent::Health { cluster, health: Health::Degraded, .. } if cluster == "aws-us-east-1")
+        })
+        .await;
+    let ExecutorEvent::Health { reason, .. } = degraded else { unreachable!() };
+    assert!(reason.contains("429"), "{reason}");
+    let done = harness.wait_final(&key, WAIT).await;
+    assert!(matches!(done, ExecutorEvent::Phase { phase: Phase::Succeeded, .. }), "{done:?}");
+    assert_eq!(harness.jobs_of("aws-us-east-1", &key).await.len(), 1);
+    harness.shutdown().await;
+}
