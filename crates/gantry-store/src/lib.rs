@@ -100,6 +100,8 @@ mod memory;
 mod page_token;
 mod records;
 mod rules;
+mod sql;
+mod sqlite;
 mod store;
 
 
@@ -110,4 +112,5 @@ pub use records::{
     ListOrder, LiveJobs, MAX_PAGE_SIZE, MAX_REQUEST_ID_BYTES, NewJob, PageToken, RequestId,
     RequestIdError, SpecDigest, StateUpdate, Submitted, TeamFilter, UnixMillis,
 };
+pub use sqlite::{Durability, SCHEMA_VERSION, SqliteOptions, SqliteStore};
 pub use store::{MAX_EVENTS_PER_READ, Store, StoreFuture};
