@@ -104,6 +104,8 @@ mod sql;
 mod sqlite;
 mod store;
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 
 pub use error::{BackendError, StoreError};
 pub use memory::MemoryStore;
