@@ -15,6 +15,8 @@
 //!   nothing scales with the number of jobs, so a store of a million jobs
 //!   opens as fast as an empty one.
 
+#[cfg(test)]
+mod plans;
 mod reads;
 mod rows;
 mod schema;
