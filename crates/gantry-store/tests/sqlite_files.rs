@@ -330,3 +330,37 @@ async fn process_crash_safe_durability_and_no_group_commit_still_keep_every_writ
     let store = open(&path).await.unwrap();
     assert_eq!(check_consistent(&store).await.jobs, 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wal_is_checkpointed_into_the_file_while_the_store_is_open() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("store.db");
+    let store = std::sync::Arc::new(open(&path).await.unwrap());
+    let size_at_open = std::fs::metadata(&path).unwrap().len();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..8 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.spawn(async move {
+            for index in 0..100 {
+                let id = format!("job-{task}-{index}");
+                store.submit(new_job(&id, "nlp", &id)).await.unwrap();
+            }
+        });
+    }
+    tasks.join_all().await;
+    // Automatic checkpoints are off on the writer, so only the checkpointer
+    // thread moves pages from the WAL into the database file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let size = std::fs::metadata(&path).unwrap().len();
+        if size > size_at_open + 100 * 1024 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the database file stayed at {size} bytes (at open: {size_at_open})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(check_consistent(&*store).await.jobs, 800);
+}

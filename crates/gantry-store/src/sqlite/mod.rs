@@ -4,6 +4,8 @@
 //!   (see `writer` for the protocol); callers wait on a oneshot, never on
 //!   SQLite.
 //! - Reads run on a small pool of read connections on tokio's blocking pool.
+//! - WAL checkpoints run on a thread of their own (`checkpointer`), passive,
+//!   so no commit waits for one.
 //! - `synchronous=FULL` by default: a commit returns after the WAL is
 //!   fsynced, so an acknowledged write survives a power loss, not only a
 //!   process crash. [`Durability::ProcessCrashSafe`] (`synchronous=NORMAL`)
@@ -15,6 +17,7 @@
 //!   nothing scales with the number of jobs, so a store of a million jobs
 //!   opens as fast as an empty one.
 
+mod checkpointer;
 #[cfg(test)]
 mod plans;
 mod reads;
@@ -85,6 +88,8 @@ pub struct SqliteStore {
     path: PathBuf,
     requests: mpsc::Sender<WriteRequest>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
+    /// Dropping it stops the checkpointer thread.
+    _checkpointer: std::sync::mpsc::Sender<()>,
     readers: Arc<ReadPool>,
     committed: watch::Receiver<EventSeq>,
 }
@@ -116,7 +121,13 @@ impl SqliteStore {
                     source: error.into(),
                 },
             )?;
+        let (checkpointer, _thread) =
+            checkpointer::spawn(path.clone()).map_err(|error| StoreError::Open {
+                path: path.clone(),
+                source: error.into(),
+            })?;
         Ok(SqliteStore {
+            _checkpointer: checkpointer,
             readers: Arc::new(ReadPool::new(path.clone(), options.read_connections)),
             path,
             requests,
@@ -206,6 +217,7 @@ fn open_writer(path: &Path, durability: Durability) -> Result<(Connection, Event
             "PRAGMA synchronous = {synchronous};
              PRAGMA foreign_keys = ON;
              PRAGMA cache_size = -32768;
+             PRAGMA wal_autocheckpoint = 0;
              PRAGMA journal_size_limit = 67108864;"
         ))
         .map_err(open)?;
