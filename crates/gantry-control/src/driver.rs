@@ -1,0 +1,687 @@
+//! The thin async part of the control loop: it feeds the [`Controller`],
+//! carries out its commands against the store and the executor, and answers
+//! the API's questions.
+//!
+//! One loop, step by step:
+//! 1. Wait for a message (a submitted job, a cancel, a query), an executor
+//!    event, a changed cluster view or the tick; then take every other
+//!    message already waiting (up to a bound), so a burst is handled as one
+//!    batch.
+//! 2. Hand each to the controller; on the tick, or when the batch made the
+//!    queue or the fleet change and the last pass is older than
+//!    `pass_every`, run a scheduling pass.
+//! 3. Carry out the batch's commands: every transition is persisted first,
+//!    one `apply` per job, all at once (the store's group commit shares
+//!    their fsync); then the executor commands, in order, skipping a launch
+//!    whose placing transition was refused; then the answers to cancels.
+//!    A refused transition means the controller's picture of that job is
+//!    wrong: the job is read back from the store and the controller resynced.
+//! 4. Publish the status snapshot (rate-limited).
+//!
+//! Startup: read every live job from the store, parse its spec, hand them
+//! over as [`Input::Recovered`] (which tells the executor what should run
+//! where), then serve.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gantry_core::{JobId, JobSpec, JobState, JobTransition};
+use gantry_kube::{ClusterView, Executor, ExecutorEvent};
+use gantry_store::{JobRecord, StateUpdate, Store, StoreError, UnixMillis};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::controller::{
+    CancelRefused, Command, ControlMetrics, Controller, Decision, Input, JobExplanation, Quote,
+    RecoveredJob, TeamUsage, Transition,
+};
+use crate::job::PlacementRecord;
+
+/// Most messages handled in one batch.
+const BATCH: usize = 4096;
+/// Shortest time between status snapshots.
+const STATUS_EVERY: Duration = Duration::from_millis(250);
+
+/// What the driver cannot do.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    /// The store failed while recovering.
+    #[error("cannot read the live jobs from the store")]
+    Recover(#[source] StoreError),
+    /// The control loop has stopped.
+    #[error("the control loop has stopped")]
+    Stopped,
+}
+
+/// A question for the control loop.
+#[derive(Debug)]
+pub enum Query {
+    /// The last explanation of a job.
+    Explanation(JobId, oneshot::Sender<Option<JobExplanation>>),
+    /// A dry run.
+    Quote(Arc<JobSpec>, oneshot::Sender<Quote>),
+    /// Every team's usage.
+    Teams(oneshot::Sender<Vec<TeamUsage>>),
+    /// Why a job could never fit, if it could not (`None`: it fits, or the
+    /// fleet is not listed yet).
+    NeverFits(Arc<JobSpec>, oneshot::Sender<Option<String>>),
+}
+
+#[derive(Debug)]
+enum Message {
+    Input(Input),
+    Query(Query),
+    Cancel {
+        id: JobId,
+        actor: String,
+        reason: String,
+        reply: oneshot::Sender<Result<JobState, CancelRefused>>,
+    },
+    ViewsChanged,
+}
+
+/// How the API talks to the control loop. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ControlHandle {
+    sender: mpsc::UnboundedSender<Message>,
+    status: watch::Receiver<Arc<StatusSnapshot>>,
+}
+
+impl ControlHandle {
+    /// A job was persisted as Queued.
+    pub fn submitted(
+        &self,
+        id: JobId,
+        spec: Arc<JobSpec>,
+        submitted_at_unix_ms: i64,
+    ) -> Result<(), DriverError> {
+        self.sender
+            .send(Message::Input(Input::Submitted {
+                id,
+                spec,
+                submitted_at_unix_ms,
+            }))
+            .map_err(|_| DriverError::Stopped)
+    }
+
+    /// Cancels a job; answers once the cancel is persisted.
+    pub async fn cancel(
+        &self,
+        id: JobId,
+        actor: &str,
+        reason: &str,
+    ) -> Result<Result<JobState, CancelRefused>, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Message::Cancel {
+                id,
+                actor: actor.to_owned(),
+                reason: reason.to_owned(),
+                reply,
+            })
+            .map_err(|_| DriverError::Stopped)?;
+        answer.await.map_err(|_| DriverError::Stopped)
+    }
+
+    async fn ask<T>(
+        &self,
+        query: impl FnOnce(oneshot::Sender<T>) -> Query,
+    ) -> Result<T, DriverError> {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Message::Query(query(reply)))
+            .map_err(|_| DriverError::Stopped)?;
+        answer.await.map_err(|_| DriverError::Stopped)
+    }
+
+    /// The last explanation of a job.
+    pub async fn explanation(&self, id: JobId) -> Result<Option<JobExplanation>, DriverError> {
+        self.ask(|reply| Query::Explanation(id, reply)).await
+    }
+
+    /// A dry run.
+    pub async fn quote(&self, spec: Arc<JobSpec>) -> Result<Quote, DriverError> {
+        self.ask(|reply| Query::Quote(spec, reply)).await
+    }
+
+    /// Every team's usage.
+    pub async fn teams(&self) -> Result<Vec<TeamUsage>, DriverError> {
+        self.ask(Query::Teams).await
+    }
+
+    /// Why a job could never fit, if so.
+    pub async fn never_fits(&self, spec: Arc<JobSpec>) -> Result<Option<String>, DriverError> {
+        self.ask(|reply| Query::NeverFits(spec, reply)).await
+    }
+
+    /// The latest status snapshot.
+    pub fn status(&self) -> Arc<StatusSnapshot> {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver of status snapshots.
+    pub fn status_receiver(&self) -> watch::Receiver<Arc<StatusSnapshot>> {
+        self.status.clone()
+    }
+}
+
+/// A latency histogram with fixed bounds, in seconds (Prometheus-style,
+/// cumulative on output).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    /// Upper bounds of the buckets, in seconds.
+    pub bounds: Vec<f64>,
+    /// Observations per bucket (not cumulative); one more for +Inf.
+    pub counts: Vec<u64>,
+    /// Sum of observations, in seconds.
+    pub sum: f64,
+    /// Number of observations.
+    pub count: u64,
+}
+
+impl Histogram {
+    /// Buckets from 5 ms to 60 s.
+    pub fn latency() -> Histogram {
+        let bounds = vec![
+            0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+        ];
+        Histogram {
+            counts: vec![0; bounds.len() + 1],
+            bounds,
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    /// Records one observation.
+    pub fn observe(&mut self, seconds: f64) {
+        let index = self
+            .bounds
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(self.bounds.len());
+        if let Some(slot) = self.counts.get_mut(index) {
+            *slot += 1;
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+}
+
+/// What operators see, refreshed a few times a second.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatusSnapshot {
+    /// When it was made.
+    pub at_unix_ms: i64,
+    /// The store was read and the executor told what should run.
+    pub recovered: bool,
+    /// Clusters.
+    pub clusters: Vec<Arc<ClusterView>>,
+    /// Live jobs per cluster.
+    pub jobs_per_cluster: BTreeMap<String, u32>,
+    /// Live jobs by state.
+    pub live_by_state: BTreeMap<JobState, u64>,
+    /// Queued jobs per team.
+    pub queue_depth: BTreeMap<String, u32>,
+    /// Team usage.
+    pub teams: Vec<TeamUsage>,
+    /// Recent decisions.
+    pub recent: Vec<Decision>,
+    /// Counters.
+    pub metrics: ControlMetrics,
+    /// Submit-to-placed latency.
+    pub placement_latency: Histogram,
+}
+
+impl StatusSnapshot {
+    fn empty() -> StatusSnapshot {
+        StatusSnapshot {
+            at_unix_ms: 0,
+            recovered: false,
+            clusters: Vec::new(),
+            jobs_per_cluster: BTreeMap::new(),
+            live_by_state: BTreeMap::new(),
+            queue_depth: BTreeMap::new(),
+            teams: Vec::new(),
+            recent: Vec::new(),
+            metrics: ControlMetrics::default(),
+            placement_latency: Histogram::latency(),
+        }
+    }
+}
+
+/// Timings of the loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DriverSettings {
+    /// Shortest time between scheduling passes.
+    pub pass_every: Duration,
+    /// How often time is ticked into the controller.
+    pub tick_every: Duration,
+}
+
+impl Default for DriverSettings {
+    fn default() -> DriverSettings {
+        DriverSettings {
+            pass_every: Duration::from_millis(20),
+            tick_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// The control loop's driver.
+#[derive(Debug)]
+pub struct Driver {
+    controller: Controller,
+    store: Arc<dyn Store>,
+    executor: Arc<Executor>,
+    settings: DriverSettings,
+    receiver: mpsc::UnboundedReceiver<Message>,
+    sender: mpsc::UnboundedSender<Message>,
+    executor_events: mpsc::UnboundedReceiver<ExecutorEvent>,
+    status: watch::Sender<Arc<StatusSnapshot>>,
+    histogram: Histogram,
+    metrics: ControlMetrics,
+}
+
+fn now_unix_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Driver {
+    /// A driver over `controller`, with the executor's event channel.
+    pub fn new(
+        controller: Controller,
+        store: Arc<dyn Store>,
+        executor: Arc<Executor>,
+        executor_events: mpsc::UnboundedReceiver<ExecutorEvent>,
+        settings: DriverSettings,
+    ) -> (Driver, ControlHandle) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let (status, status_receiver) = watch::channel(Arc::new(StatusSnapshot::empty()));
+        let handle = ControlHandle {
+            sender: sender.clone(),
+            status: status_receiver,
+        };
+        (
+            Driver {
+                controller,
+                store,
+                executor,
+                settings,
+                receiver,
+                sender,
+                executor_events,
+                status,
+                histogram: Histogram::latency(),
+                metrics: ControlMetrics::default(),
+            },
+            handle,
+        )
+    }
+
+    /// Reads the live jobs back from the store and hands them over.
+    pub async fn recover(&mut self) -> Result<usize, DriverError> {
+        let live = self.store.live_jobs().await.map_err(DriverError::Recover)?;
+        let mut recovered = Vec::new();
+        let mut unreadable = Vec::new();
+        for record in live.jobs {
+            match gantry_spec::parse_job(&record.spec_yaml) {
+                Ok(spec) => recovered.push(RecoveredJob {
+                    id: record.id.clone(),
+                    spec: Arc::new(spec),
+                    state: record.state,
+                    attempt: record.attempt,
+                    submitted_at_unix_ms: record.submitted_at.0,
+                    placement: PlacementRecord::from_json(record.placement.as_ref()),
+                }),
+                Err(errors) => unreadable.push((record, errors.to_string())),
+            }
+        }
+        let count = recovered.len();
+        let views = self.current_views();
+        let now = now_unix_ms();
+        let mut commands = self.controller.handle(Input::Views(views), now);
+        commands.extend(self.controller.handle(Input::Recovered(recovered), now));
+        // A stored spec this version cannot read fails its job, with the reason.
+        for (record, error) in unreadable {
+            tracing::error!(job = %record.id, %error, "a stored spec no longer parses; failing the job");
+            if let Some(cancel) = fail_unreadable(&record, &error, now) {
+                commands.push(cancel);
+            }
+        }
+        self.execute(commands).await;
+        tracing::info!(jobs = count, "recovered the live jobs from the store");
+        Ok(count)
+    }
+
+    fn current_views(&self) -> BTreeMap<String, Arc<ClusterView>> {
+        self.executor
+            .views()
+            .into_iter()
+            .map(|view| (view.cluster.clone(), view))
+            .collect()
+    }
+
+    /// Forwards every cluster's view changes into the loop.
+    fn watch_views(&self) {
+        let names: Vec<String> = self.executor.cluster_names().map(str::to_owned).collect();
+        for name in names {
+            let Ok(mut views) = self.executor.subscribe(&name) else {
+                continue;
+            };
+            let sender = self.sender.clone();
+            tokio::spawn(async move {
+                while views.changed().await.is_ok() {
+                    if sender.send(Message::ViewsChanged).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        self.watch_views();
+        let mut tick = tokio::time::interval(self.settings.tick_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut pass_timer = tokio::time::interval(self.settings.pass_every);
+        pass_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_pass = tokio::time::Instant::now();
+        let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
+        loop {
+            let mut commands = Vec::new();
+            let mut replies = Vec::new();
+            let mut views_changed = false;
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                message = self.receiver.recv() => match message {
+                    Some(message) => self.take(message, &mut commands, &mut replies, &mut views_changed),
+                    None => break,
+                },
+                event = self.executor_events.recv() => match event {
+                    Some(event) => commands.extend(self.controller.handle(Input::Executor(Box::new(event)), now_unix_ms())),
+                    None => break,
+                },
+                _ = tick.tick() => commands.extend(self.controller.handle(Input::Tick, now_unix_ms())),
+                _ = pass_timer.tick() => {}
+            }
+            for _ in 0..BATCH {
+                if let Ok(message) = self.receiver.try_recv() {
+                    self.take(message, &mut commands, &mut replies, &mut views_changed);
+                } else if let Ok(event) = self.executor_events.try_recv() {
+                    commands.extend(
+                        self.controller
+                            .handle(Input::Executor(Box::new(event)), now_unix_ms()),
+                    );
+                } else {
+                    break;
+                }
+            }
+            if views_changed {
+                let views = self.current_views();
+                commands.extend(self.controller.handle(Input::Views(views), now_unix_ms()));
+            }
+            if self.controller.needs_pass() && last_pass.elapsed() >= self.settings.pass_every {
+                last_pass = tokio::time::Instant::now();
+                commands.extend(self.controller.pass(now_unix_ms()));
+            }
+            if !commands.is_empty() {
+                self.execute(commands).await;
+            }
+            for reply in replies {
+                reply();
+            }
+            if last_status.elapsed() >= STATUS_EVERY {
+                last_status = tokio::time::Instant::now();
+                self.publish_status();
+            }
+        }
+    }
+
+    fn take(
+        &mut self,
+        message: Message,
+        commands: &mut Vec<Command>,
+        replies: &mut Vec<Box<dyn FnOnce() + Send>>,
+        views_changed: &mut bool,
+    ) {
+        let now = now_unix_ms();
+        match message {
+            Message::Input(input) => commands.extend(self.controller.handle(input, now)),
+            Message::ViewsChanged => *views_changed = true,
+            Message::Cancel {
+                id,
+                actor,
+                reason,
+                reply,
+            } => {
+                let produced = self.controller.handle(
+                    Input::Cancel {
+                        id: id.clone(),
+                        actor,
+                        reason,
+                    },
+                    now,
+                );
+                let mut outcome = Err(CancelRefused::NotLive(id));
+                for command in produced {
+                    match command {
+                        Command::CancelOutcome {
+                            outcome: result, ..
+                        } => outcome = result,
+                        other => commands.push(other),
+                    }
+                }
+                // Answered after this batch's commands (the persist) ran.
+                replies.push(Box::new(move || {
+                    let _ = reply.send(outcome);
+                }));
+            }
+            Message::Query(query) => self.answer(query, now),
+        }
+    }
+
+    fn answer(&self, query: Query, now: i64) {
+        match query {
+            Query::Explanation(id, reply) => {
+                let _ = reply.send(self.controller.explanation(&id).cloned());
+            }
+            Query::Quote(spec, reply) => {
+                let _ = reply.send(self.controller.quote(&spec, now));
+            }
+            Query::Teams(reply) => {
+                let _ = reply.send(self.controller.team_usage());
+            }
+            Query::NeverFits(spec, reply) => {
+                let Ok(id) = JobId::new("admission") else {
+                    let _ = reply.send(None);
+                    return;
+                };
+                let job = crate::job::queued_job(&id, &spec, now);
+                let answer = self
+                    .controller
+                    .admission_offers()
+                    .and_then(|offers| gantry_sched::never_fits(&offers, &job));
+                let _ = reply.send(answer);
+            }
+        }
+    }
+
+    async fn execute(&mut self, commands: Vec<Command>) {
+        let mut by_job: BTreeMap<JobId, Vec<Transition>> = BTreeMap::new();
+        let mut order: Vec<JobId> = Vec::new();
+        let mut effects = Vec::new();
+        for command in commands {
+            match command {
+                Command::Persist(transitions) => {
+                    for transition in transitions {
+                        if !by_job.contains_key(&transition.job_id) {
+                            order.push(transition.job_id.clone());
+                        }
+                        by_job
+                            .entry(transition.job_id.clone())
+                            .or_default()
+                            .push(transition);
+                    }
+                }
+                other => effects.push(other),
+            }
+        }
+        let applies = order
+            .iter()
+            .filter_map(|id| by_job.remove(id))
+            .map(|transitions| {
+                let store = self.store.clone();
+                async move {
+                    let id = transitions.first().map(|t| t.job_id.clone());
+                    let updates: Vec<StateUpdate> =
+                        transitions.into_iter().map(state_update).collect();
+                    (id, store.apply(updates).await)
+                }
+            });
+        let results = futures_join_all(applies).await;
+        let mut refused: BTreeSet<JobId> = BTreeSet::new();
+        for (id, result) in results {
+            let Some(id) = id else { continue };
+            if let Err(error) = result {
+                tracing::error!(job = %id, %error, "a transition was refused; reading the job back");
+                refused.insert(id);
+            }
+        }
+        for id in &refused {
+            match self.store.get_job(id).await {
+                Ok(Some(record)) => self.resync(record),
+                Ok(None) => {
+                    tracing::error!(job = %id, "a job the control loop holds is not in the store")
+                }
+                Err(error) => tracing::error!(job = %id, %error, "cannot read the job back"),
+            }
+        }
+        let now = now_unix_ms();
+        let metrics = self.controller.take_metrics();
+        for latency in &metrics.placement_latencies_ms {
+            #[allow(clippy::cast_precision_loss)]
+            self.histogram.observe(*latency as f64 / 1000.0);
+        }
+        self.metrics = metrics;
+        for effect in effects {
+            match effect {
+                Command::Launch(request) => {
+                    if refused.contains(&request.key.job_id) {
+                        continue;
+                    }
+                    if let Err(error) = self.executor.launch(request) {
+                        tracing::error!(%error, "cannot hand a launch to the executor");
+                    }
+                }
+                Command::Cancel { cluster, key } => {
+                    if let Err(error) = self.executor.cancel(&cluster, key) {
+                        tracing::error!(%error, "cannot hand a cancel to the executor");
+                    }
+                }
+                Command::SetDesired { cluster, desired } => {
+                    if let Err(error) = self.executor.set_desired(&cluster, desired) {
+                        tracing::error!(%error, "cannot tell the executor what should run");
+                    }
+                }
+                Command::Persist(_) | Command::CancelOutcome { .. } => {}
+            }
+        }
+        let _ = now;
+    }
+
+    fn resync(&mut self, record: JobRecord) {
+        let spec = match gantry_spec::parse_job(&record.spec_yaml) {
+            Ok(spec) => Arc::new(spec),
+            Err(_) => return,
+        };
+        let recovered = RecoveredJob {
+            id: record.id,
+            spec,
+            state: record.state,
+            attempt: record.attempt,
+            submitted_at_unix_ms: record.submitted_at.0,
+            placement: PlacementRecord::from_json(record.placement.as_ref()),
+        };
+        self.controller.resync(recovered);
+    }
+
+    fn publish_status(&self) {
+        let mut live_by_state: BTreeMap<JobState, u64> = BTreeMap::new();
+        for job in self.controller.jobs().values() {
+            *live_by_state.entry(job.state).or_default() += 1;
+        }
+        let snapshot = StatusSnapshot {
+            at_unix_ms: now_unix_ms(),
+            recovered: true,
+            clusters: self.controller.views().values().cloned().collect(),
+            jobs_per_cluster: self.controller.jobs_per_cluster(),
+            live_by_state,
+            queue_depth: self
+                .controller
+                .queue_depth()
+                .into_iter()
+                .map(|(team, depth)| (team.to_string(), depth))
+                .collect(),
+            teams: self.controller.team_usage(),
+            recent: self.controller.recent_decisions().cloned().collect(),
+            metrics: self.metrics.clone(),
+            placement_latency: self.histogram.clone(),
+        };
+        self.status.send_replace(Arc::new(snapshot));
+    }
+}
+
+fn state_update(transition: Transition) -> StateUpdate {
+    StateUpdate {
+        job_id: transition.job_id,
+        expected_state: transition.expected,
+        transition: transition.transition,
+        attempt: transition.attempt,
+        placement: transition.placement.as_ref().map(PlacementRecord::to_json),
+        reason: transition.reason,
+        actor: transition.actor,
+        details: transition.details,
+        at: UnixMillis(transition.at_unix_ms),
+    }
+}
+
+fn fail_unreadable(record: &JobRecord, error: &str, now: i64) -> Option<Command> {
+    let transition = match record.state {
+        JobState::Queued
+        | JobState::Placed
+        | JobState::Launching
+        | JobState::Running
+        | JobState::Preempted => JobTransition::Cancel,
+        _ => return None,
+    };
+    Some(Command::Persist(vec![Transition {
+        job_id: record.id.clone(),
+        expected: record.state,
+        transition: Some(transition),
+        attempt: record.attempt,
+        placement: PlacementRecord::from_json(record.placement.as_ref()),
+        reason: format!("SpecUnreadable: {error}"),
+        actor: "gantryd".to_owned(),
+        details: serde_json::json!({}),
+        at_unix_ms: now,
+    }]))
+}
+
+/// Awaits every future, in order of their results' positions.
+async fn futures_join_all<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<tokio::task::JoinHandle<T>> = futures.into_iter().map(tokio::spawn).collect();
+    let mut results = Vec::with_capacity(handles.len());
+    for handle in handles {
+        if let Ok(result) = handle.await {
+            results.push(result);
+        }
+    }
+    results
+}
