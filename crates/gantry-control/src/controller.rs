@@ -85,8 +85,9 @@ pub struct RecoveredJob {
 /// An input.
 #[derive(Clone, Debug)]
 pub enum Input {
-    /// The live jobs of the store, once, at start.
-    Recovered(Vec<RecoveredJob>),
+    /// The live jobs of the store, once, at start, and recently finished
+    /// attempts whose objects should be kept (cluster, attempt).
+    Recovered(Vec<RecoveredJob>, Vec<(String, WorkloadKey)>),
     /// A job the API accepted and persisted as Queued.
     Submitted {
         /// Id.
@@ -366,7 +367,7 @@ impl Controller {
     /// Handles one input.
     pub fn handle(&mut self, input: Input, now_unix_ms: i64) -> Vec<Command> {
         match input {
-            Input::Recovered(jobs) => self.recover(jobs),
+            Input::Recovered(jobs, keep) => self.recover(jobs, keep),
             Input::Submitted {
                 id,
                 spec,
@@ -413,13 +414,22 @@ impl Controller {
         }
     }
 
-    fn recover(&mut self, jobs: Vec<RecoveredJob>) -> Vec<Command> {
+    fn recover(
+        &mut self,
+        jobs: Vec<RecoveredJob>,
+        keep: Vec<(String, WorkloadKey)>,
+    ) -> Vec<Command> {
         let mut desired: BTreeMap<String, Vec<Desired>> = self
             .settings
             .clusters
             .iter()
             .map(|cluster| (cluster.clone(), Vec::new()))
             .collect();
+        for (cluster, key) in keep {
+            if let Some(list) = desired.get_mut(&cluster) {
+                list.push(Desired::Keep(key));
+            }
+        }
         let mut commands = Vec::new();
         let mut requeue = Vec::new();
         for recovered in jobs {

@@ -27,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gantry_core::{JobId, JobSpec, JobState, JobTransition};
-use gantry_kube::{ClusterView, Executor, ExecutorEvent};
-use gantry_store::{JobRecord, StateUpdate, Store, StoreError, UnixMillis};
+use gantry_kube::{ClusterView, Executor, ExecutorEvent, WorkloadKey};
+use gantry_store::{JobQuery, JobRecord, ListOrder, StateUpdate, Store, StoreError, UnixMillis};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::controller::{
@@ -338,10 +338,14 @@ impl Driver {
             }
         }
         let count = recovered.len();
+        let keep = self.recently_finished().await;
         let views = self.current_views();
         let now = now_unix_ms();
         let mut commands = self.controller.handle(Input::Views(views), now);
-        commands.extend(self.controller.handle(Input::Recovered(recovered), now));
+        commands.extend(
+            self.controller
+                .handle(Input::Recovered(recovered, keep), now),
+        );
         // A stored spec this version cannot read fails its job, with the reason.
         for (record, error) in unreadable {
             tracing::error!(job = %record.id, %error, "a stored spec no longer parses; failing the job");
@@ -352,6 +356,38 @@ impl Driver {
         self.execute(commands).await;
         tracing::info!(jobs = count, "recovered the live jobs from the store");
         Ok(count)
+    }
+
+    /// The newest finished jobs (one page): their objects are kept in the
+    /// clusters, not collected as orphans.
+    async fn recently_finished(&self) -> Vec<(String, WorkloadKey)> {
+        let query = JobQuery {
+            team: None,
+            states: [JobState::Succeeded, JobState::Failed, JobState::Cancelled]
+                .into_iter()
+                .collect(),
+            kind: None,
+            order: ListOrder::NewestFirst,
+            page_size: 1000,
+            page_token: None,
+        };
+        match self.store.list_jobs(query).await {
+            Ok(page) => page
+                .jobs
+                .iter()
+                .filter_map(|job| {
+                    let placement = PlacementRecord::from_json(job.placement.as_ref())?;
+                    Some((
+                        placement.cluster,
+                        WorkloadKey::new(job.id.clone(), job.attempt),
+                    ))
+                })
+                .collect(),
+            Err(error) => {
+                tracing::warn!(%error, "cannot list recently finished jobs; their objects may be collected as orphans");
+                Vec::new()
+            }
+        }
     }
 
     fn current_views(&self) -> BTreeMap<String, Arc<ClusterView>> {

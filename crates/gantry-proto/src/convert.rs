@@ -81,10 +81,16 @@ mod tests {
     #[test]
     fn enums_round_trip_and_unknown_values_are_none() {
         for state in JobState::ALL {
-            assert_eq!(job_state_from_proto(job_state_to_proto(state) as i32), Some(state));
+            assert_eq!(
+                job_state_from_proto(job_state_to_proto(state) as i32),
+                Some(state)
+            );
         }
         for kind in [JobKind::Training, JobKind::Inference] {
-            assert_eq!(job_kind_from_proto(job_kind_to_proto(kind) as i32), Some(kind));
+            assert_eq!(
+                job_kind_from_proto(job_kind_to_proto(kind) as i32),
+                Some(kind)
+            );
         }
         for capacity in CapacityType::ALL {
             assert_eq!(
@@ -101,13 +107,17 @@ mod tests {
     #[test]
     fn the_descriptor_set_names_both_services() {
         use prost::Message;
-        let set = prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).unwrap_or_default();
+        let set =
+            prost_types::FileDescriptorSet::decode(crate::FILE_DESCRIPTOR_SET).unwrap_or_default();
         let services: Vec<String> = set
             .file
             .iter()
             .flat_map(|file| file.service.iter().filter_map(|s| s.name.clone()))
             .collect();
         assert!(services.contains(&"JobService".to_owned()), "{services:?}");
-        assert!(services.contains(&"FleetService".to_owned()), "{services:?}");
+        assert!(
+            services.contains(&"FleetService".to_owned()),
+            "{services:?}"
+        );
     }
 }

@@ -23,6 +23,9 @@ use gantry_store::{SqliteOptions, SqliteStore, Store};
 use tokio::sync::{mpsc, watch};
 
 use crate::Cli;
+
+/// How long in-flight requests may take to finish at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 use crate::settings::{Mode, Settings};
 
 pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -182,12 +185,22 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     wait_for_signal().await?;
     tracing::info!("shutting down");
     let _ = shutdown.send(true);
-    match grpc_task.await {
-        Ok(Err(error)) => tracing::error!(%error, "gRPC server stopped with an error"),
-        Err(error) => tracing::error!(%error, "gRPC server task failed"),
-        Ok(Ok(())) => {}
+    // In-flight calls get a grace period; clients that keep connections (or
+    // watch streams) open do not hold the daemon up past it.
+    match tokio::time::timeout(SHUTDOWN_GRACE, grpc_task).await {
+        Ok(Ok(Err(error))) => tracing::error!(%error, "gRPC server stopped with an error"),
+        Ok(Err(error)) => tracing::error!(%error, "gRPC server task failed"),
+        Ok(Ok(Ok(()))) => {}
+        Err(_) => {
+            tracing::warn!("gRPC connections still open after the grace period; closing them")
+        }
     }
-    let _ = http_task.await;
+    if tokio::time::timeout(SHUTDOWN_GRACE, http_task)
+        .await
+        .is_err()
+    {
+        tracing::warn!("HTTP connections still open after the grace period; closing them");
+    }
     let _ = driver_task.await;
     drop(control);
     match Arc::try_unwrap(executor) {

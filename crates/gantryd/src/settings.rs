@@ -12,8 +12,17 @@ use gantry_kube::ClusterSpec;
 
 /// The dev fleet, built in (the same file as `examples/fleet-dev.yaml`).
 pub(crate) const DEV_FLEET: &str = include_str!("../../../examples/fleet-dev.yaml");
-/// The shipped price table, built in for dev mode.
-pub(crate) const SHIPPED_PRICES: &str = include_str!("../../../deploy/prices/gpu-prices.csv");
+/// The shipped price tables, built in for dev mode (later override earlier).
+pub(crate) const SHIPPED_PRICES: [(&str, &str); 2] = [
+    (
+        "deploy/prices/gpu-prices.csv",
+        include_str!("../../../deploy/prices/gpu-prices.csv"),
+    ),
+    (
+        "deploy/prices/supplement.csv",
+        include_str!("../../../deploy/prices/supplement.csv"),
+    ),
+];
 /// Namespace of Gantry's objects in every cluster.
 pub(crate) const NAMESPACE: &str = "gantry";
 /// A `kubeconfig` cluster with this label (value `gantry-sim`) is a
@@ -88,7 +97,11 @@ impl Settings {
             Ok(())
         };
         match mode {
-            Mode::Dev => load(SHIPPED_PRICES, "deploy/prices/gpu-prices.csv (built in)")?,
+            Mode::Dev => {
+                for (name, text) in SHIPPED_PRICES {
+                    load(text, &format!("{name} (built in)"))?;
+                }
+            }
             Mode::Config(_) => {
                 for table in &config.price_tables {
                     let resolved = if table.is_absolute() {
@@ -102,7 +115,9 @@ impl Settings {
                     load(&text, &resolved.display().to_string())?;
                 }
                 if config.price_tables.is_empty() {
-                    load(SHIPPED_PRICES, "deploy/prices/gpu-prices.csv (built in)")?;
+                    for (name, text) in SHIPPED_PRICES {
+                        load(text, &format!("{name} (built in)"))?;
+                    }
                 }
             }
         }

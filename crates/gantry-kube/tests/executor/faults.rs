@@ -215,8 +215,17 @@ async fn a_throttling_cluster_is_waited_for_as_retry_after_says() {
     let throttled_at = tokio::time::Instant::now();
     let key = key("patient", 1);
     let spec = training_job("patient", 1, "L4", 1, "");
-    let target = target(&harness.config, "aws-us-east-1", "g6-l4", 1, Duration::from_secs(600));
-    harness.executor().launch(request(&key, spec, target)).unwrap();
+    let target = target(
+        &harness.config,
+        "aws-us-east-1",
+        "g6-l4",
+        1,
+        Duration::from_secs(600),
+    );
+    harness
+        .executor()
+        .launch(request(&key, spec, target))
+        .unwrap();
     let calm = cluster.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -232,10 +241,21 @@ async fn a_throttling_cluster_is_waited_for_as_retry_after_says() {
             matches!(event, ExecutorEvent::Health { cluster, health: Health::Degraded, .. } if cluster == "aws-us-east-1")
         })
         .await;
-    let ExecutorEvent::Health { reason, .. } = degraded else { unreachable!() };
+    let ExecutorEvent::Health { reason, .. } = degraded else {
+        unreachable!()
+    };
     assert!(reason.contains("429"), "{reason}");
     let done = harness.wait_final(&key, WAIT).await;
-    assert!(matches!(done, ExecutorEvent::Phase { phase: Phase::Succeeded, .. }), "{done:?}");
+    assert!(
+        matches!(
+            done,
+            ExecutorEvent::Phase {
+                phase: Phase::Succeeded,
+                ..
+            }
+        ),
+        "{done:?}"
+    );
     assert_eq!(harness.jobs_of("aws-us-east-1", &key).await.len(), 1);
     harness.shutdown().await;
 }
