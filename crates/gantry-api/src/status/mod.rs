@@ -1,0 +1,120 @@
+//! The HTTP status endpoint for operators (PRODUCT.md, "HTTP status
+//! endpoint"): translation of what the control loop and the store already
+//! know into five views, and nothing else.
+//!
+//! | route | answers |
+//! |---|---|
+//! | `/healthz` | `200 ok` while the process serves |
+//! | `/readyz` | `200` when the store answers, the control loop has recovered and a cluster serves; else `503`; one text line per check |
+//!
+//! Protocol of one request, step by step:
+//! 1. Take the latest [`StatusSnapshot`] from the watch (a clone of an
+//!    `Arc`; the control loop is never waited on).
+//! 2. Where the view needs job counts, ask the store for
+//!    [`Store::job_counts`], waiting at most [`STORE_TIMEOUT`]; a store that
+//!    fails or is late is reported as such, never waited on longer.
+//! 3. Render with pure functions of (snapshot, counts, `now`); the clock is
+//!    read once, here, and passed in.
+//!
+//! **Architecture Invariant:** no state panics a handler: an empty fleet, no
+//! teams, a histogram with odd buckets or strings with markup, quotes and
+//! newlines all render; every number printed is finite.
+//!
+//! **Architecture Invariant:** output order is deterministic (sorted maps,
+//! sorted families and samples), so two scrapes of one state are equal.
+
+pub mod readiness;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use gantry_control::driver::StatusSnapshot;
+use gantry_store::{JobCounts, Store};
+use tokio::sync::watch;
+
+/// Longest wait for the store's job counts.
+pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the status endpoint reads from.
+#[derive(Debug)]
+pub struct StatusState {
+    /// The control loop's status snapshots
+    /// (`ControlHandle::status_receiver`).
+    pub snapshot: watch::Receiver<Arc<StatusSnapshot>>,
+    /// The store, for job counts and readiness.
+    pub store: Arc<dyn Store>,
+    /// `dev` or `config:PATH`.
+    pub mode: String,
+    /// The daemon's version.
+    pub version: &'static str,
+    /// When the daemon started.
+    pub started_at_unix_ms: i64,
+}
+
+/// The status router: `/healthz`, `/readyz`.
+pub fn router(state: StatusState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .with_state(Arc::new(state))
+}
+
+/// Why the store's job counts are missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreProblem {
+    /// It did not answer in time.
+    TimedOut(Duration),
+    /// It answered with an error.
+    Failed(String),
+}
+
+impl fmt::Display for StoreProblem {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreProblem::TimedOut(after) => {
+                write!(formatter, "did not answer within {} ms", after.as_millis())
+            }
+            StoreProblem::Failed(error) => write!(formatter, "failed: {error}"),
+        }
+    }
+}
+
+async fn job_counts(store: &dyn Store) -> Result<JobCounts, StoreProblem> {
+    match tokio::time::timeout(STORE_TIMEOUT, store.job_counts()).await {
+        Ok(Ok(counts)) => Ok(counts),
+        Ok(Err(error)) => Err(StoreProblem::Failed(error.to_string())),
+        Err(_) => Err(StoreProblem::TimedOut(STORE_TIMEOUT)),
+    }
+}
+
+fn with_type(content_type: &'static str, status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+const TEXT: &str = "text/plain; charset=utf-8";
+
+async fn healthz() -> Response {
+    with_type(TEXT, StatusCode::OK, "ok\n".to_owned())
+}
+
+async fn readyz(State(state): State<Arc<StatusState>>) -> Response {
+    let snapshot = state.snapshot.borrow().clone();
+    let counts = job_counts(state.store.as_ref()).await;
+    let readiness = readiness::check(&snapshot, counts.as_ref().map(|_| ()));
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    with_type(TEXT, status, readiness.text())
+}
