@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `/healthz` | `200 ok` while the process serves |
 //! | `/readyz` | `200` when the store answers, the control loop has recovered and a cluster serves; else `503`; one text line per check |
+//! | `/metrics` | Prometheus text exposition format 0.0.4 ([`metrics`]) |
 //!
 //! Protocol of one request, step by step:
 //! 1. Take the latest [`StatusSnapshot`] from the watch (a clone of an
@@ -23,6 +24,7 @@
 //! **Architecture Invariant:** output order is deterministic (sorted maps,
 //! sorted families and samples), so two scrapes of one state are equal.
 
+pub mod metrics;
 pub mod readiness;
 
 use std::fmt;
@@ -41,6 +43,9 @@ use tokio::sync::watch;
 /// Longest wait for the store's job counts.
 pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The content type of the Prometheus text exposition format 0.0.4.
+pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
 /// What the status endpoint reads from.
 #[derive(Debug)]
 pub struct StatusState {
@@ -57,11 +62,12 @@ pub struct StatusState {
     pub started_at_unix_ms: i64,
 }
 
-/// The status router: `/healthz`, `/readyz`.
+/// The status router: `/healthz`, `/readyz`, `/metrics`.
 pub fn router(state: StatusState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
         .with_state(Arc::new(state))
 }
 
@@ -85,11 +91,44 @@ impl fmt::Display for StoreProblem {
     }
 }
 
+/// Everything one response is rendered from.
+#[derive(Clone, Debug)]
+pub struct StatusInputs {
+    /// The control loop's latest snapshot.
+    pub snapshot: Arc<StatusSnapshot>,
+    /// The store's job counts, or why they are missing.
+    pub counts: Result<JobCounts, StoreProblem>,
+    /// Now.
+    pub now_unix_ms: i64,
+    /// `dev` or `config:PATH`.
+    pub mode: String,
+    /// The daemon's version.
+    pub version: String,
+    /// When the daemon started.
+    pub started_at_unix_ms: i64,
+}
+
 async fn job_counts(store: &dyn Store) -> Result<JobCounts, StoreProblem> {
     match tokio::time::timeout(STORE_TIMEOUT, store.job_counts()).await {
         Ok(Ok(counts)) => Ok(counts),
         Ok(Err(error)) => Err(StoreProblem::Failed(error.to_string())),
         Err(_) => Err(StoreProblem::TimedOut(STORE_TIMEOUT)),
+    }
+}
+
+async fn gather(state: &StatusState) -> StatusInputs {
+    let snapshot = state.snapshot.borrow().clone();
+    let counts = job_counts(state.store.as_ref()).await;
+    if let Err(problem) = &counts {
+        tracing::warn!(%problem, "the store did not give its job counts to the status endpoint");
+    }
+    StatusInputs {
+        snapshot,
+        counts,
+        now_unix_ms: jiff::Timestamp::now().as_millisecond(),
+        mode: state.mode.clone(),
+        version: state.version.to_owned(),
+        started_at_unix_ms: state.started_at_unix_ms,
     }
 }
 
@@ -117,4 +156,13 @@ async fn readyz(State(state): State<Arc<StatusState>>) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     with_type(TEXT, status, readiness.text())
+}
+
+async fn metrics_text(State(state): State<Arc<StatusState>>) -> Response {
+    let inputs = gather(&state).await;
+    with_type(
+        METRICS_CONTENT_TYPE,
+        StatusCode::OK,
+        metrics::render(&inputs),
+    )
 }
