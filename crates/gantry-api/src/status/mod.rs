@@ -7,6 +7,8 @@
 //! | `/healthz` | `200 ok` while the process serves |
 //! | `/readyz` | `200` when the store answers, the control loop has recovered and a cluster serves; else `503`; one text line per check |
 //! | `/metrics` | Prometheus text exposition format 0.0.4 ([`metrics`]) |
+//! | `/api/v1/status` | JSON ([`report::StatusReport`]) |
+//! | `/` | a self-refreshing HTML page of the same report ([`page`]) |
 //!
 //! Protocol of one request, step by step:
 //! 1. Take the latest [`StatusSnapshot`] from the watch (a clone of an
@@ -25,7 +27,9 @@
 //! sorted families and samples), so two scrapes of one state are equal.
 
 pub mod metrics;
+pub mod page;
 pub mod readiness;
+pub mod report;
 
 use std::fmt;
 use std::sync::Arc;
@@ -62,12 +66,14 @@ pub struct StatusState {
     pub started_at_unix_ms: i64,
 }
 
-/// The status router: `/healthz`, `/readyz`, `/metrics`.
+/// The status router: `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, `/`.
 pub fn router(state: StatusState) -> Router {
     Router::new()
+        .route("/", get(dashboard))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
+        .route("/api/v1/status", get(status_json))
         .with_state(Arc::new(state))
 }
 
@@ -164,5 +170,34 @@ async fn metrics_text(State(state): State<Arc<StatusState>>) -> Response {
         METRICS_CONTENT_TYPE,
         StatusCode::OK,
         metrics::render(&inputs),
+    )
+}
+
+async fn status_json(State(state): State<Arc<StatusState>>) -> Response {
+    let inputs = gather(&state).await;
+    let report = report::StatusReport::new(&inputs);
+    match serde_json::to_string_pretty(&report) {
+        Ok(mut body) => {
+            body.push('\n');
+            with_type("application/json", StatusCode::OK, body)
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot encode the status report");
+            with_type(
+                TEXT,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot encode the status report\n".to_owned(),
+            )
+        }
+    }
+}
+
+async fn dashboard(State(state): State<Arc<StatusState>>) -> Response {
+    let inputs = gather(&state).await;
+    let report = report::StatusReport::new(&inputs);
+    with_type(
+        "text/html; charset=utf-8",
+        StatusCode::OK,
+        page::render(&report),
     )
 }
