@@ -2,6 +2,10 @@
 //! endpoint. Translation only: requests become store reads, control-loop
 //! inputs and queries; answers become wire messages.
 //!
+//! - [`grpc`]: `JobService`, `FleetService`, health, reflection.
+//! - [`status`]: the HTTP status endpoint for operators (`/healthz`,
+//!   `/readyz`, `/metrics`, `/api/v1/status`, `/`).
+//!
 //! **Architecture Invariant:** no decision is made here; the scheduler and
 //! the control loop decide, the store remembers.
 //!
