@@ -284,3 +284,54 @@ async fn quotes_rank_placements_and_the_fleet_lists_priced_pools() {
     let nlp = quotas.iter().find(|team| team.team == "nlp").unwrap();
     assert_eq!(nlp.gpus_limit, Some(16));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_status_endpoint_serves_metrics_a_prometheus_parser_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = dev(dir.path());
+    let mut client = daemon.jobs().await;
+    let job = submit(&mut client, &example("cpu-preprocess.yaml"), "")
+        .await
+        .unwrap()
+        .job
+        .unwrap();
+    wait_state(&mut client, &job.id, pb::JobState::Succeeded, LONG).await;
+    // The snapshot behind /metrics refreshes a few times a second.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let script = r#"
+import json, sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+base = sys.argv[1]
+text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
+families = {f.name: f for f in text_string_to_metric_families(text)}
+jobs = {s.labels["state"]: s.value for s in families["gantry_jobs"].samples}
+assert jobs["Succeeded"] == 1, jobs
+latency = families["gantry_placement_latency_seconds"]
+count = [s.value for s in latency.samples if s.name.endswith("_count")][0]
+assert count >= 1, count
+clusters = {s.labels["cluster"] for s in families["gantry_cluster_up"].samples}
+assert clusters == {"aws-us-east-1", "gcp-us-central1", "azure-westeurope"}, clusters
+ready = urllib.request.urlopen(base + "/readyz", timeout=10)
+assert ready.status == 200
+status = json.load(urllib.request.urlopen(base + "/api/v1/status", timeout=10))
+assert len(status["clusters"]) == 3
+page = urllib.request.urlopen(base + "/", timeout=10).read().decode()
+assert "aws-us-east-1" in page and "refresh" in page
+print("status endpoint ok")
+"#;
+    let base = format!("http://{}", daemon.http);
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args(["-c", script, &base])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "status checks failed (prometheus-client installed? `pip install prometheus-client`):\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
