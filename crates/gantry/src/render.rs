@@ -159,7 +159,8 @@ fn group_thousands(value: u64) -> String {
 }
 
 /// Bytes in binary units as Kubernetes writes them: `1000Gi`, `1Ti`,
-/// `1.5Gi`; the largest unit the amount reaches, one decimal when inexact.
+/// `1536Mi`. Exact in the largest unit that keeps the number under
+/// 100,000; otherwise one decimal in the largest unit reached (`3.9Ti`).
 pub(crate) fn bytes(amount: u64) -> String {
     const UNITS: [(&str, u64); 6] = [
         ("Ei", 1 << 60),
@@ -169,11 +170,14 @@ pub(crate) fn bytes(amount: u64) -> String {
         ("Mi", 1 << 20),
         ("Ki", 1 << 10),
     ];
+    let exact = UNITS.iter().find(|(_, unit)| {
+        amount >= *unit && amount.is_multiple_of(*unit) && amount / unit < 100_000
+    });
+    if let Some((suffix, unit)) = exact {
+        return format!("{}{suffix}", amount / unit);
+    }
     for (suffix, unit) in UNITS {
         if amount >= unit {
-            if amount.is_multiple_of(unit) {
-                return format!("{}{suffix}", amount / unit);
-            }
             let tenths = (u128::from(amount) * 10 + u128::from(unit) / 2) / u128::from(unit);
             return if tenths.is_multiple_of(10) {
                 format!("{}{suffix}", tenths / 10)
@@ -293,7 +297,9 @@ mod tests {
     fn bytes_use_the_largest_binary_unit() {
         assert_eq!(bytes(1000 << 30), "1000Gi");
         assert_eq!(bytes(1 << 40), "1Ti");
-        assert_eq!(bytes(3 << 29), "1.5Gi");
+        assert_eq!(bytes(3 << 29), "1536Mi");
+        assert_eq!(bytes(7200 << 30), "7200Gi");
+        assert_eq!(bytes((4000 << 30) + (1 << 20)), "3.9Ti");
         assert_eq!(bytes(512), "512");
         assert_eq!(bytes(u64::MAX), "16Ei");
     }
