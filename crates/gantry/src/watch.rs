@@ -125,7 +125,11 @@ async fn follow_into<O: Write, E: Write>(
             job_id: job_id.unwrap_or_default().to_owned(),
             after_seq: last_seq,
         };
-        let broke_because = match clients.jobs.watch_jobs(request).await {
+        let opened = tokio::select! {
+            opened = clients.jobs.watch_jobs(request) => opened,
+            _ = &mut ctrl_c => return Ok(Ended::Interrupted),
+        };
+        let broke_because = match opened {
             Err(status) if is_transient(status.code()) => status_words(&status),
             Err(status) => return Err(request_failed(action, &status, &clients.server)),
             Ok(response) => {
