@@ -895,3 +895,47 @@ fn usage_errors_exit_two() {
         stderr(&output)
     );
 }
+
+#[test]
+fn on_a_terminal_watch_draws_a_live_status_line_in_color() {
+    // `script` (util-linux, essential on Debian) gives the binary a real pty.
+    let server = start(fleet());
+    let command = format!(
+        "{} --server {} watch llama-8b-sft-x7k2p",
+        env!("CARGO_BIN_EXE_gantry"),
+        server.url()
+    );
+    let output = Command::new("script")
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .env_remove("NO_COLOR")
+        .env_remove("GANTRY_SERVER")
+        .env_remove("GANTRY_TOKEN")
+        .env("TERM", "xterm-256color")
+        .output()
+        .unwrap();
+    assert_exit(&output, 0);
+    let screen = stdout(&output);
+    // Short times, colored states, and a status line cleared before each event.
+    assert!(
+        screen.contains("15:07:57  \x1b[36mQueued    \x1b[0m  accepted: fits 3 clusters"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("\x1b[32mSucceeded \x1b[0m  all 4 replicas exited 0"),
+        "{screen:?}"
+    );
+    let spinner = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+    assert!(
+        spinner
+            .iter()
+            .any(|frame| screen.contains(&format!("\r\x1b[2K{frame} \x1b[32mRunning\x1b[0m for "))),
+        "{screen:?}"
+    );
+    // The status line is erased at the end, leaving only the event lines.
+    assert!(screen.ends_with("\r\x1b[2K"), "{screen:?}");
+    assert!(
+        screen.contains("(job llama-8b-sft-x7k2p; Ctrl-C stops watching, not the job)"),
+        "{screen:?}"
+    );
+    assert!(!screen.contains("2025-06-15T"), "{screen:?}");
+}
