@@ -12,9 +12,10 @@
 //!    after the last `seq` seen, so nothing is shown twice or skipped.
 //!    Eight breaks in a row without a new event in between give up (exit 1).
 //!
-//! On a terminal the view is live: a status line under the events
-//! (spinner, state, time in state) redrawn four times a second; elsewhere it
-//! prints plain lines only, one per event.
+//! On a terminal the view is live: colored states, and when following one
+//! job a status line under the events (spinner, state, time in state)
+//! redrawn four times a second; elsewhere it prints plain lines only, one
+//! per event, with RFC 3339 times.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
