@@ -1,10 +1,11 @@
 //! `gantry validate FILE...`: every error of every file, one line each.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use gantry_spec::{Document, parse_documents, read_spec_file};
+use gantry_core::JobSpec;
+use gantry_spec::{Document, parse_documents, parse_job, read_spec_file};
 
 /// Validates `files`; exit 0 when all are valid, 1 otherwise.
 pub(crate) fn run(files: &[PathBuf], quiet: bool) -> anyhow::Result<ExitCode> {
@@ -46,5 +47,30 @@ fn describe(document: &Document) -> String {
     match document {
         Document::Job(job) => format!("{} {} (team {})", job.kind.as_str(), job.name, job.team),
         Document::Config(config) => format!("GantryConfig with {} clusters", config.clusters.len()),
+    }
+}
+
+/// Reads one job spec and checks it as `validate` does, printing the same
+/// diagnostics to stderr. `None` when it is not one valid job: the caller
+/// sends nothing and exits 1.
+pub(crate) fn check_job_file(path: &Path) -> anyhow::Result<Option<(String, JobSpec)>> {
+    let mut stderr = std::io::stderr().lock();
+    let text = match read_spec_file(path) {
+        Ok(text) => text,
+        Err(error) => {
+            writeln!(stderr, "{error}")?;
+            return Ok(None);
+        }
+    };
+    match parse_job(&text) {
+        Ok(job) => Ok(Some((text, job))),
+        Err(diagnostics) => {
+            write!(
+                stderr,
+                "{}",
+                diagnostics.render(&path.display().to_string())
+            )?;
+            Ok(None)
+        }
     }
 }
