@@ -1,0 +1,560 @@
+//! The control loop's decisions, input by input, with no I/O: placements
+//! persisted before their launch, executor events walked through the state
+//! machine, retries, preemptions, lost clusters, room held for placements
+//! not yet visible, recovery, cancels, quotas.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use gantry_control::offers::SpotRates;
+use gantry_control::{Command, ControlSettings, Controller, Input, RecoveredJob, Transition};
+use gantry_core::{
+    CapacityType, Cloud, GpuModel, JobId, JobSpec, JobState, JobTransition, Money, TeamPath,
+    TeamQuota,
+};
+use gantry_kube::inventory::{Inventory, Pool, PoolKey, PriceSource, Room};
+use gantry_kube::{ClusterView, Desired, ExecutorEvent, Health, Phase, WorkloadKey};
+use gantry_sched::Policy;
+
+const NOW: i64 = 1_796_000_000_000;
+
+fn pool(
+    name: &str,
+    model: GpuModel,
+    gpus: u32,
+    nodes: u32,
+    price: &str,
+    capacity: CapacityType,
+) -> Pool {
+    let node = Room {
+        gpus,
+        cpu_millis: 96_000,
+        memory_bytes: 1 << 40,
+    };
+    Pool {
+        key: PoolKey {
+            instance_type: format!("{name}-type"),
+            zone: "us-east-1a".to_owned(),
+            capacity_type: capacity,
+        },
+        names: BTreeSet::from([name.to_owned()]),
+        gpu: Some((model, gpus)),
+        node,
+        vcpus: 96,
+        nodes,
+        usable_nodes: nodes,
+        idle_nodes: nodes,
+        partial_nodes: Vec::new(),
+        allocatable: Room {
+            gpus: gpus * nodes,
+            cpu_millis: 96_000 * u64::from(nodes),
+            memory_bytes: (1 << 40) * u64::from(nodes),
+        },
+        allocated: Room::default(),
+        price_per_node_hour: Some(Money::parse_dollars(price).unwrap()),
+        price_source: PriceSource::PriceTable,
+    }
+}
+
+fn view(cluster: &str, pools: Vec<Pool>, at_ms: i64) -> Arc<ClusterView> {
+    Arc::new(ClusterView {
+        cluster: cluster.to_owned(),
+        cloud: Cloud::Aws,
+        region: "us-east-1".to_owned(),
+        health: Health::Reachable,
+        health_reason: String::new(),
+        synced: true,
+        inventory: Inventory {
+            pools,
+            issues: Vec::new(),
+        },
+        updated_at: jiff::Timestamp::from_millisecond(at_ms).unwrap(),
+    })
+}
+
+fn views(list: Vec<Arc<ClusterView>>) -> BTreeMap<String, Arc<ClusterView>> {
+    list.into_iter().map(|v| (v.cluster.clone(), v)).collect()
+}
+
+fn settings(teams: Vec<TeamQuota>) -> ControlSettings {
+    ControlSettings {
+        policy: Policy::gantry(),
+        teams,
+        cloud_quotas: Vec::new(),
+        spot_rates: SpotRates::default(),
+        lost_grace_ms: 60_000,
+        clusters: vec!["c1".to_owned(), "c2".to_owned()],
+    }
+}
+
+fn spec(name: &str, gpus: u32, extra: &str) -> Arc<JobSpec> {
+    let text = format!(
+        "apiVersion: gantry.dev/v1\nkind: TrainingJob\nmetadata: {{name: {name}, team: nlp}}\nspec:\n  image: i\n  resources: {{gpu: {{count: {gpus}, types: [A100, H100]}}, cpu: 8, memory: 32Gi}}\n  expectedRuntime: 2h\n{extra}"
+    );
+    Arc::new(gantry_spec::parse_job(&text).unwrap_or_else(|e| panic!("{e:?}")))
+}
+
+fn id(text: &str) -> JobId {
+    JobId::new(text).unwrap()
+}
+
+/// A controller that has recovered an empty store and sees two clusters.
+fn started(teams: Vec<TeamQuota>) -> Controller {
+    let mut controller = Controller::new(settings(teams));
+    controller.handle(Input::Recovered(Vec::new(), Vec::new()), NOW);
+    controller.handle(
+        Input::Views(views(vec![
+            view(
+                "c1",
+                vec![pool(
+                    "a100",
+                    GpuModel::A100,
+                    8,
+                    2,
+                    "32.77",
+                    CapacityType::OnDemand,
+                )],
+                NOW,
+            ),
+            view(
+                "c2",
+                vec![pool(
+                    "h100",
+                    GpuModel::H100,
+                    8,
+                    1,
+                    "98.32",
+                    CapacityType::OnDemand,
+                )],
+                NOW,
+            ),
+        ])),
+        NOW,
+    );
+    controller
+}
+
+fn submit(controller: &mut Controller, job: &str, spec: Arc<JobSpec>) {
+    controller.handle(
+        Input::Submitted {
+            id: id(job),
+            spec,
+            submitted_at_unix_ms: NOW,
+        },
+        NOW,
+    );
+}
+
+fn persisted(commands: &[Command]) -> Vec<Transition> {
+    commands
+        .iter()
+        .filter_map(|command| match command {
+            Command::Persist(transitions) => Some(transitions.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect()
+}
+
+fn transitions_of(commands: &[Command], job: &str) -> Vec<JobTransition> {
+    persisted(commands)
+        .into_iter()
+        .filter(|t| t.job_id.as_str() == job)
+        .filter_map(|t| t.transition)
+        .collect()
+}
+
+fn phase(job: &str, attempt: u32, cluster: &str, phase: Phase, reason: &str) -> Input {
+    Input::Executor(Box::new(ExecutorEvent::Phase {
+        cluster: cluster.to_owned(),
+        key: WorkloadKey::new(id(job), attempt),
+        phase,
+        reason: reason.to_owned(),
+        message: String::new(),
+        exits: Vec::new(),
+        at: jiff::Timestamp::from_millisecond(NOW).unwrap(),
+        synthesized: false,
+    }))
+}
+
+fn state(controller: &Controller, job: &str) -> Option<JobState> {
+    controller.jobs().get(&id(job)).map(|j| j.state)
+}
+
+#[test]
+fn a_placement_is_persisted_before_its_launch_on_the_cheapest_pool() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-a", spec("a", 8, ""));
+    assert!(controller.needs_pass());
+    let commands = controller.pass(NOW + 10);
+    let persist = commands
+        .iter()
+        .position(|c| matches!(c, Command::Persist(_)))
+        .unwrap();
+    let launch = commands
+        .iter()
+        .position(|c| matches!(c, Command::Launch(_)))
+        .unwrap();
+    assert!(persist < launch, "{commands:?}");
+    let placed = &persisted(&commands)[0];
+    assert_eq!(placed.transition, Some(JobTransition::Place));
+    assert_eq!((placed.expected, placed.attempt), (JobState::Queued, 1));
+    let placement = placed.placement.clone().unwrap();
+    // 2 h on A100 at $32.77/h vs 2 h / (H100 speed-up) at $98.32/h: A100 wins.
+    assert_eq!(placement.cluster, "c1");
+    assert_eq!(placement.gpu_model.as_deref(), Some("A100"));
+    let Command::Launch(request) = &commands[launch] else {
+        unreachable!()
+    };
+    assert_eq!(request.key, WorkloadKey::new(id("job-a"), 1));
+    assert_eq!(request.target.replicas, 1);
+    assert_eq!(state(&controller, "job-a"), Some(JobState::Placed));
+    assert!(controller.explanation(&id("job-a")).is_some());
+}
+
+#[test]
+fn executor_events_walk_the_state_machine_and_skipped_steps_are_recorded() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-a", spec("a", 8, ""));
+    controller.pass(NOW);
+    // The watch missed Launching: Running walks Launch then Start.
+    let commands = controller.handle(phase("job-a", 1, "c1", Phase::Running, "Running"), NOW + 1);
+    assert_eq!(
+        transitions_of(&commands, "job-a"),
+        [JobTransition::Launch, JobTransition::Start]
+    );
+    let expected: Vec<JobState> = persisted(&commands).iter().map(|t| t.expected).collect();
+    assert_eq!(
+        expected,
+        [JobState::Placed, JobState::Launching],
+        "each step checks the state before it"
+    );
+    // A repeated report changes nothing; an old attempt's is ignored.
+    assert!(
+        persisted(&controller.handle(phase("job-a", 1, "c1", Phase::Running, "Running"), NOW + 2))
+            .is_empty()
+    );
+    assert!(
+        persisted(&controller.handle(phase("job-a", 0, "c1", Phase::Failed, "Error"), NOW + 2))
+            .is_empty()
+    );
+    assert!(
+        persisted(&controller.handle(phase("job-a", 1, "c2", Phase::Failed, "Error"), NOW + 2))
+            .is_empty(),
+        "another cluster's report"
+    );
+    let commands = controller.handle(
+        phase("job-a", 1, "c1", Phase::Succeeded, "Completed"),
+        NOW + 3,
+    );
+    assert_eq!(transitions_of(&commands, "job-a"), [JobTransition::Succeed]);
+    assert_eq!(
+        state(&controller, "job-a"),
+        None,
+        "finished jobs leave the live set"
+    );
+}
+
+#[test]
+fn failures_are_retried_as_new_attempts_until_retries_run_out() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-r", spec("r", 8, "  retries: 1\n"));
+    controller.pass(NOW);
+    controller.handle(phase("job-r", 1, "c1", Phase::Running, "Running"), NOW);
+    let commands = controller.handle(phase("job-r", 1, "c1", Phase::Failed, "OOMKilled"), NOW + 1);
+    assert_eq!(transitions_of(&commands, "job-r"), [JobTransition::Requeue]);
+    let reason = &persisted(&commands)[0].reason;
+    assert!(
+        reason.contains("OOMKilled") && reason.contains("retry 1 of 1"),
+        "{reason}"
+    );
+    assert_eq!(state(&controller, "job-r"), Some(JobState::Queued));
+    let commands = controller.pass(NOW + 2);
+    let placed = persisted(&commands);
+    assert_eq!(
+        (placed[0].transition, placed[0].attempt),
+        (Some(JobTransition::Place), 2)
+    );
+    controller.handle(phase("job-r", 2, "c1", Phase::Running, "Running"), NOW + 3);
+    let commands = controller.handle(phase("job-r", 2, "c1", Phase::Failed, "Error"), NOW + 4);
+    assert_eq!(transitions_of(&commands, "job-r"), [JobTransition::Fail]);
+    assert_eq!(state(&controller, "job-r"), None);
+}
+
+#[test]
+fn a_preempted_job_goes_back_to_the_queue_and_runs_again() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-p", spec("p", 8, ""));
+    controller.pass(NOW);
+    controller.handle(phase("job-p", 1, "c1", Phase::Running, "Running"), NOW);
+    let commands = controller.handle(
+        phase("job-p", 1, "c1", Phase::Preempted, "SpotInterruption"),
+        NOW + 5,
+    );
+    assert_eq!(
+        transitions_of(&commands, "job-p"),
+        [JobTransition::Preempt, JobTransition::Requeue]
+    );
+    assert_eq!(persisted(&commands)[0].reason, "SpotInterruption");
+    assert_eq!(state(&controller, "job-p"), Some(JobState::Queued));
+    let again = controller.pass(NOW + 6);
+    assert_eq!(persisted(&again)[0].attempt, 2);
+}
+
+#[test]
+fn a_lost_clusters_jobs_are_placed_again_after_the_grace_period_only() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-l", spec("l", 8, ""));
+    controller.pass(NOW);
+    controller.handle(phase("job-l", 1, "c1", Phase::Running, "Running"), NOW);
+    controller.handle(
+        Input::Executor(Box::new(ExecutorEvent::WorkloadLost {
+            cluster: "c1".to_owned(),
+            key: WorkloadKey::new(id("job-l"), 1),
+            reason: "no successful call for 60s".to_owned(),
+        })),
+        NOW + 1_000,
+    );
+    assert!(
+        persisted(&controller.handle(Input::Tick, NOW + 30_000)).is_empty(),
+        "within the grace"
+    );
+    let commands = controller.handle(Input::Tick, NOW + 61_000);
+    assert_eq!(
+        transitions_of(&commands, "job-l"),
+        [JobTransition::Preempt, JobTransition::Requeue]
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| matches!(c, Command::Cancel { cluster, .. } if cluster == "c1"))
+    );
+    assert_eq!(state(&controller, "job-l"), Some(JobState::Queued));
+}
+
+#[test]
+fn room_of_placements_not_yet_in_a_view_is_not_promised_twice() {
+    let mut controller = started(Vec::new());
+    // c1 has two 8-GPU A100 nodes, c2 one H100 node: three whole-node jobs fit, not four.
+    for job in ["job-1", "job-2", "job-3", "job-4"] {
+        submit(&mut controller, job, spec(job, 8, ""));
+    }
+    let placed: Vec<String> = persisted(&controller.pass(NOW))
+        .into_iter()
+        .map(|t| t.job_id.to_string())
+        .collect();
+    assert_eq!(placed.len(), 3, "{placed:?}");
+    // The same (stale) views again: nothing more is placed.
+    controller.handle(
+        Input::Views(views(vec![
+            view(
+                "c1",
+                vec![pool(
+                    "a100",
+                    GpuModel::A100,
+                    8,
+                    2,
+                    "32.77",
+                    CapacityType::OnDemand,
+                )],
+                NOW + 5,
+            ),
+            view(
+                "c2",
+                vec![pool(
+                    "h100",
+                    GpuModel::H100,
+                    8,
+                    1,
+                    "98.32",
+                    CapacityType::OnDemand,
+                )],
+                NOW + 5,
+            ),
+        ])),
+        NOW + 5,
+    );
+    assert!(persisted(&controller.pass(NOW + 10)).is_empty());
+    let waiting = controller
+        .jobs()
+        .values()
+        .find(|job| job.state == JobState::Queued)
+        .unwrap()
+        .id
+        .clone();
+    let reason = controller
+        .explanation(&waiting)
+        .unwrap()
+        .waiting_reason
+        .clone()
+        .unwrap();
+    assert!(reason.contains("no free capacity"), "{reason}");
+}
+
+#[test]
+fn team_quotas_are_hard_limits() {
+    let team = TeamQuota {
+        team: TeamPath::parse("nlp").unwrap(),
+        gpus: Some(8),
+        gpus_by_model: BTreeMap::new(),
+        cpu_millis: None,
+        memory_bytes: None,
+        budget_per_day: None,
+    };
+    let mut controller = started(vec![team]);
+    submit(&mut controller, "job-1", spec("one", 8, ""));
+    submit(&mut controller, "job-2", spec("two", 8, ""));
+    let commands = controller.pass(NOW);
+    assert_eq!(persisted(&commands).len(), 1);
+    let reason = controller
+        .explanation(&id("job-2"))
+        .unwrap()
+        .waiting_reason
+        .clone()
+        .unwrap();
+    assert!(reason.contains("team quota of nlp"), "{reason}");
+    let usage = controller.team_usage();
+    let nlp = usage
+        .iter()
+        .find(|u| u.team.as_ref().map(TeamPath::as_str) == Some("nlp"))
+        .unwrap();
+    assert_eq!((nlp.gpus, nlp.queued), (8, 1));
+}
+
+#[test]
+fn recovery_tells_the_executor_what_runs_where() {
+    let mut controller = Controller::new(settings(Vec::new()));
+    let placement = gantry_control::PlacementRecord {
+        cluster: "c2".to_owned(),
+        cloud: "aws".to_owned(),
+        region: "us-east-1".to_owned(),
+        zone: "us-east-1a".to_owned(),
+        pool: "h100".to_owned(),
+        instance_type: "h100-type".to_owned(),
+        capacity_type: "on-demand".to_owned(),
+        gpu_model: Some("H100".to_owned()),
+        replicas: 1,
+        hourly_price_micro_usd: 98_320_000,
+        expected_runtime_s: 3600,
+        compute_micro_usd: 0,
+        egress_micro_usd: 0,
+        spot_loss_micro_usd: 0,
+        price_source: "price-table".to_owned(),
+        placed_at_unix_ms: NOW,
+        started_at_unix_ms: Some(NOW),
+        failures: 0,
+    };
+    let running = RecoveredJob {
+        id: id("job-run"),
+        spec: spec("run", 8, ""),
+        state: JobState::Running,
+        attempt: 3,
+        submitted_at_unix_ms: NOW,
+        placement: Some(placement),
+    };
+    let queued = RecoveredJob {
+        id: id("job-q"),
+        spec: spec("q", 8, ""),
+        state: JobState::Queued,
+        attempt: 0,
+        submitted_at_unix_ms: NOW,
+        placement: None,
+    };
+    let keep = vec![("c1".to_owned(), WorkloadKey::new(id("job-old"), 1))];
+    let commands = controller.handle(Input::Recovered(vec![running, queued], keep), NOW);
+    let mut desired: BTreeMap<String, Vec<Desired>> = BTreeMap::new();
+    for command in commands {
+        if let Command::SetDesired {
+            cluster,
+            desired: list,
+        } = command
+        {
+            desired.insert(cluster, list);
+        }
+    }
+    assert_eq!(desired.len(), 2, "every cluster is told, even with nothing");
+    let c2 = &desired["c2"];
+    assert!(
+        matches!(&c2[..], [Desired::Run(request)] if request.key == WorkloadKey::new(id("job-run"), 3))
+    );
+    assert!(matches!(&desired["c1"][..], [Desired::Keep(key)] if key.job_id.as_str() == "job-old"));
+    assert_eq!(state(&controller, "job-q"), Some(JobState::Queued));
+    assert!(controller.needs_pass());
+}
+
+#[test]
+fn cancel_persists_stops_the_workload_and_answers() {
+    let mut controller = started(Vec::new());
+    submit(&mut controller, "job-c", spec("c", 8, ""));
+    controller.pass(NOW);
+    let commands = controller.handle(
+        Input::Cancel {
+            id: id("job-c"),
+            actor: "alice".to_owned(),
+            reason: "wrong data".to_owned(),
+        },
+        NOW + 1,
+    );
+    let cancel = &persisted(&commands)[0];
+    assert_eq!(
+        (
+            cancel.transition,
+            cancel.actor.as_str(),
+            cancel.reason.as_str()
+        ),
+        (Some(JobTransition::Cancel), "alice", "wrong data")
+    );
+    assert!(
+        commands
+            .iter()
+            .any(|c| matches!(c, Command::Cancel { key, .. } if key.attempt == 1))
+    );
+    assert!(commands.iter().any(|c| matches!(
+        c,
+        Command::CancelOutcome {
+            outcome: Ok(JobState::Cancelled),
+            ..
+        }
+    )));
+    let again = controller.handle(
+        Input::Cancel {
+            id: id("job-c"),
+            actor: "alice".to_owned(),
+            reason: String::new(),
+        },
+        NOW + 2,
+    );
+    assert!(matches!(
+        &again[..],
+        [Command::CancelOutcome {
+            outcome: Err(_),
+            ..
+        }]
+    ));
+}
+
+#[test]
+fn a_quote_ranks_placements_and_changes_nothing() {
+    let mut controller = started(Vec::new());
+    let quote = controller.quote(&spec("q", 8, ""), NOW);
+    assert!(quote.never_fits.is_none());
+    assert!(!quote.placements.is_empty());
+    assert_eq!(quote.placements[0].1.cluster, "c1");
+    assert!(controller.jobs().is_empty());
+    let impossible = controller.quote(&spec("big", 16, ""), NOW);
+    assert!(
+        impossible.never_fits.is_some(),
+        "no pool has 16 GPUs a node"
+    );
+    assert!(
+        persisted(&controller.pass(NOW)).is_empty(),
+        "the quoted jobs were never queued"
+    );
+}
