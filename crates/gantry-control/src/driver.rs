@@ -7,9 +7,9 @@
 //!    event, a changed cluster view or the tick; then take every other
 //!    message already waiting (up to a bound), so a burst is handled as one
 //!    batch.
-//! 2. Hand each to the controller; on the tick, or when the batch made the
-//!    queue or the fleet change and the last pass is older than
-//!    `pass_every`, run a scheduling pass.
+//! 2. Hand each to the controller; when the queue or the fleet changed and
+//!    the last pass is older than `pass_every` (or twice the last pass's
+//!    duration, whichever is longer), run a scheduling pass.
 //! 3. Carry out the batch's commands: every transition is persisted first,
 //!    one `apply` per job, all at once (the store's group commit shares
 //!    their fsync); then the executor commands, in order, skipping a launch
@@ -424,6 +424,7 @@ impl Driver {
         let mut pass_timer = tokio::time::interval(self.settings.pass_every);
         pass_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_pass = tokio::time::Instant::now();
+        let mut pass_gap = self.settings.pass_every;
         let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
         loop {
             let mut commands = Vec::new();
@@ -459,9 +460,14 @@ impl Driver {
                 let views = self.current_views();
                 commands.extend(self.controller.handle(Input::Views(views), now_unix_ms()));
             }
-            if self.controller.needs_pass() && last_pass.elapsed() >= self.settings.pass_every {
-                last_pass = tokio::time::Instant::now();
+            // A pass over a long queue can take a while: the next one waits
+            // at least twice as long, so scheduling never takes more than a
+            // third of the loop's time and submits keep flowing.
+            if self.controller.needs_pass() && last_pass.elapsed() >= pass_gap {
+                let started = tokio::time::Instant::now();
                 commands.extend(self.controller.pass(now_unix_ms()));
+                last_pass = tokio::time::Instant::now();
+                pass_gap = self.settings.pass_every.max(started.elapsed() * 2);
             }
             if !commands.is_empty() {
                 self.execute(commands).await;
