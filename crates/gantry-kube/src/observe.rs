@@ -6,8 +6,8 @@
 //! 1. A pod was disrupted (condition `DisruptionTarget=True`, or a pod
 //!    `reason` of `Terminated`, `Shutdown`, `NodeShutdown`, `NodeLost`,
 //!    `Evicted`): **Preempted**, reason `SpotInterruption` (a node shutdown
-//!    on spot capacity), `NodeShutdown`, `NodeLost`, `PreemptedByCluster` or
-//!    `Evicted`. Checked before the Job's own failure, because with
+//!    or an eviction on spot capacity: interruption handlers drain reclaimed
+//!    nodes), `NodeShutdown`, `NodeLost`, `PreemptedByCluster` or `Evicted`. Checked before the Job's own failure, because with
 //!    `backoffLimit: 0` the Job controller also marks a disrupted gang Failed.
 //! 2. Job condition `Failed=True`: **Failed**, reason `DeadlineExceeded`, or
 //!    `OOMKilled` when a container was killed for memory, else `Error`.
@@ -273,11 +273,15 @@ fn disruption(pod: &Pod, capacity: Option<CapacityType>) -> Option<(&'static str
         return None;
     }
     let condition_reason = condition.and_then(|c| c.reason.as_deref());
+    let spot = capacity == Some(CapacityType::Spot);
     let word = match (condition_reason, status_reason) {
         (Some("DeletionByTaintManager"), _) | (_, Some("NodeLost")) => "NodeLost",
         (Some("PreemptionByScheduler"), _) => "PreemptedByCluster",
+        // On spot capacity a drain is how interruption handlers (AWS Node
+        // Termination Handler, Karpenter) take a reclaimed node away.
+        (Some("EvictionByEvictionAPI"), _) | (_, Some("Evicted")) if spot => "SpotInterruption",
         (Some("EvictionByEvictionAPI"), _) | (_, Some("Evicted")) => "Evicted",
-        _ if capacity == Some(CapacityType::Spot) => "SpotInterruption",
+        _ if spot => "SpotInterruption",
         _ => "NodeShutdown",
     };
     let message = pod
