@@ -212,6 +212,52 @@ pub struct JobExplanation {
     pub decided_at_unix_ms: i64,
 }
 
+impl JobExplanation {
+    /// As kept in the Place event's details, so the decision can be shown
+    /// after the job has left the control loop.
+    pub fn to_json(&self) -> serde_json::Value {
+        let candidates: Vec<serde_json::Value> = self
+            .candidates
+            .iter()
+            .map(|candidate| {
+                let (rejection, detail) = match &candidate.rejection {
+                    None => ("None", String::new()),
+                    Some(Rejection::PlacementRule(detail)) => ("PlacementRule", detail.clone()),
+                    Some(Rejection::SpotPolicy) => ("SpotPolicy", String::new()),
+                    Some(Rejection::Shape(detail)) => ("Shape", detail.clone()),
+                    Some(Rejection::Capacity { fits, needed }) => {
+                        ("Capacity", format!("{fits} of {needed} replicas fit now"))
+                    }
+                    Some(Rejection::MaxHourlyCost { limit, price }) => (
+                        "MaxHourlyCost",
+                        format!("${price}/h is above maxHourlyCost ${limit}/h"),
+                    ),
+                    Some(Rejection::CloudQuota(detail)) => ("CloudQuota", detail.clone()),
+                    Some(Rejection::TeamQuota(detail)) => ("TeamQuota", detail.clone()),
+                    Some(Rejection::Costlier) => ("Costlier", String::new()),
+                };
+                json!({
+                    "cluster": candidate.cluster,
+                    "pool": candidate.pool,
+                    "zone": candidate.zone,
+                    "capacity_type": candidate.capacity_type.as_str(),
+                    "gpu_model": candidate.gpu_model.map(|model| model.to_string()),
+                    "instance_type": candidate.instance_type,
+                    "hourly_price_micro_usd": candidate.hourly_price.micros(),
+                    "expected_cost_micro_usd": candidate.expected_cost.micros(),
+                    "rejection": rejection,
+                    "rejection_detail": detail,
+                })
+            })
+            .collect();
+        json!({
+            "candidates": candidates,
+            "offers_considered": self.offers_considered,
+            "decided_at_unix_ms": self.decided_at_unix_ms,
+        })
+    }
+}
+
 /// One recent decision, for operators.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
@@ -1058,7 +1104,7 @@ impl Controller {
                 placement: Some(record.clone()),
                 reason: summary.clone(),
                 actor: "scheduler".to_owned(),
-                details: json!({"candidates": explanation.candidates.len(), "offersConsidered": explanation.offers_considered}),
+                details: json!({"explanation": explanation.to_json()}),
                 at_unix_ms: now,
             });
             if let Some(request) = launch_request(job, &record) {

@@ -106,7 +106,12 @@ impl Daemon {
                     && value["fields"]["message"] == "gantryd serving"
                     && let Some(ready) = ready.take()
                 {
-                    let _ = ready.send(value["fields"]["grpc"].as_str().unwrap_or_default().to_owned());
+                    let _ = ready.send(
+                        value["fields"]["grpc"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                    );
                 }
             }
         });
@@ -121,7 +126,9 @@ impl Daemon {
     }
 
     async fn client(&self) -> JobServiceClient<Channel> {
-        JobServiceClient::connect(format!("http://{}", self.grpc)).await.unwrap()
+        JobServiceClient::connect(format!("http://{}", self.grpc))
+            .await
+            .unwrap()
     }
 }
 
@@ -144,7 +151,11 @@ fn small_spec(n: u64) -> String {
     )
 }
 
-async fn submit(client: &mut JobServiceClient<Channel>, spec: String, request_id: String) -> pb::Job {
+async fn submit(
+    client: &mut JobServiceClient<Channel>,
+    spec: String,
+    request_id: String,
+) -> pb::Job {
     client
         .submit_job(pb::SubmitJobRequest {
             spec: Some(pb::submit_job_request::Spec::SpecYaml(spec)),
@@ -161,7 +172,11 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
     let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
@@ -257,8 +272,15 @@ async fn bench_placed() {
                 .await
                 .unwrap()
                 .into_inner();
-            let submitted = response.job.as_ref().map_or(0, |job| job.submitted_at_unix_ms);
-            if let Some(placed) = response.events.iter().find(|event| event.transition == "Place") {
+            let submitted = response
+                .job
+                .as_ref()
+                .map_or(0, |job| job.submitted_at_unix_ms);
+            if let Some(placed) = response
+                .events
+                .iter()
+                .find(|event| event.transition == "Place")
+            {
                 latencies.push(Duration::from_millis(
                     u64::try_from(placed.at_unix_ms - submitted).unwrap_or(0),
                 ));
@@ -287,7 +309,10 @@ async fn bench_restart() {
     if !marker.exists() {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        eprintln!("building a store of {jobs} jobs in {} (once; kept for later runs)", dir.display());
+        eprintln!(
+            "building a store of {jobs} jobs in {} (once; kept for later runs)",
+            dir.display()
+        );
         let built = Instant::now();
         build_store(&dir.join("store").join("gantry.db"), jobs).await;
         std::fs::write(&marker, b"").unwrap();
@@ -394,7 +419,11 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    println!("gantryd bench on {} cores (machine load: {})", std::thread::available_parallelism().map_or(0, |n| n.get()), load());
+    println!(
+        "gantryd bench on {} cores (machine load: {})",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load()
+    );
     runtime.block_on(async {
         if which == "all" || which == "submit" {
             bench_submit().await;
@@ -410,6 +439,11 @@ fn main() {
 
 fn load() -> String {
     std::fs::read_to_string("/proc/loadavg")
-        .map(|text| text.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .map(|text| {
+            text.split_whitespace()
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
         .unwrap_or_default()
 }

@@ -259,3 +259,61 @@ pub fn team(usage: &TeamUsage) -> pb::TeamQuota {
 pub fn capacity(capacity: CapacityType) -> i32 {
     capacity_type_to_proto(capacity) as i32
 }
+
+/// An explanation kept in a Place event's details (see
+/// `JobExplanation::to_json`), for jobs the control loop no longer holds.
+pub fn explanation_from_event(details: &serde_json::Value) -> Option<pb::Explanation> {
+    let explanation = details.get("explanation")?;
+    let text = |value: &serde_json::Value, key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let number = |value: &serde_json::Value, key: &str| {
+        value
+            .get(key)
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or_default()
+    };
+    let candidates = explanation
+        .get("candidates")?
+        .as_array()?
+        .iter()
+        .map(|candidate| {
+            let rejection = match text(candidate, "rejection").as_str() {
+                "None" => pb::RejectionKind::None,
+                "PlacementRule" => pb::RejectionKind::PlacementRule,
+                "SpotPolicy" => pb::RejectionKind::SpotPolicy,
+                "Shape" => pb::RejectionKind::Shape,
+                "Capacity" => pb::RejectionKind::Capacity,
+                "MaxHourlyCost" => pb::RejectionKind::MaxHourlyCost,
+                "CloudQuota" => pb::RejectionKind::CloudQuota,
+                "TeamQuota" => pb::RejectionKind::TeamQuota,
+                "Costlier" => pb::RejectionKind::Costlier,
+                _ => pb::RejectionKind::Unspecified,
+            };
+            pb::Candidate {
+                cluster: text(candidate, "cluster"),
+                pool: text(candidate, "pool"),
+                zone: text(candidate, "zone"),
+                capacity_type: CapacityType::parse(&text(candidate, "capacity_type"))
+                    .map_or(pb::CapacityType::Unspecified, capacity_type_to_proto)
+                    as i32,
+                gpu_model: text(candidate, "gpu_model"),
+                instance_type: text(candidate, "instance_type"),
+                hourly_price_micro_usd: number(candidate, "hourly_price_micro_usd"),
+                expected_cost_micro_usd: number(candidate, "expected_cost_micro_usd"),
+                rejection: rejection as i32,
+                rejection_detail: text(candidate, "rejection_detail"),
+            }
+        })
+        .collect();
+    Some(pb::Explanation {
+        candidates,
+        offers_considered: u32::try_from(number(explanation, "offers_considered")).unwrap_or(0),
+        waiting_reason: String::new(),
+        decided_at_unix_ms: number(explanation, "decided_at_unix_ms"),
+    })
+}

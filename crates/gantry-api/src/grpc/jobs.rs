@@ -231,14 +231,22 @@ impl JobService for Jobs {
                 .await
                 .map_err(|error| store_status(&error))?;
             response.events = events.iter().map(convert::event).collect();
-            response.explanation = self
+            let live = self
                 .state
                 .control
                 .explanation(id)
                 .await
-                .map_err(control_status)?
-                .as_ref()
-                .map(convert::explanation);
+                .map_err(control_status)?;
+            // The control loop explains live jobs; the last Place event keeps
+            // the decision for the rest.
+            response.explanation = match live {
+                Some(explanation) => Some(convert::explanation(&explanation)),
+                None => events
+                    .iter()
+                    .rev()
+                    .find(|event| event.transition == Some(gantry_core::JobTransition::Place))
+                    .and_then(|event| convert::explanation_from_event(&event.details)),
+            };
         }
         Ok(Response::new(response))
     }
