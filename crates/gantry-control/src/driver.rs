@@ -62,9 +62,6 @@ pub enum Query {
     Quote(Arc<JobSpec>, oneshot::Sender<Quote>),
     /// Every team's usage.
     Teams(oneshot::Sender<Vec<TeamUsage>>),
-    /// Why a job could never fit, if it could not (`None`: it fits, or the
-    /// fleet is not listed yet).
-    NeverFits(Arc<JobSpec>, oneshot::Sender<Option<String>>),
 }
 
 #[derive(Debug)]
@@ -80,11 +77,16 @@ enum Message {
     ViewsChanged,
 }
 
+/// Every pool of every configured cluster, for "could this job ever fit";
+/// `None` until every cluster has been listed once.
+pub type AdmissionOffers = Option<Arc<Vec<gantry_sched::Offer>>>;
+
 /// How the API talks to the control loop. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ControlHandle {
     sender: mpsc::UnboundedSender<Message>,
     status: watch::Receiver<Arc<StatusSnapshot>>,
+    admission: watch::Receiver<AdmissionOffers>,
 }
 
 impl ControlHandle {
@@ -149,9 +151,14 @@ impl ControlHandle {
         self.ask(Query::Teams).await
     }
 
-    /// Why a job could never fit, if so.
-    pub async fn never_fits(&self, spec: Arc<JobSpec>) -> Result<Option<String>, DriverError> {
-        self.ask(|reply| Query::NeverFits(spec, reply)).await
+    /// Why a job could never fit, if so; `None` when it could, or while the
+    /// fleet is not listed yet. Answered here, from the offers the loop
+    /// publishes, so a submit never waits for a scheduling pass.
+    pub fn never_fits(&self, spec: &JobSpec) -> Option<String> {
+        let offers = self.admission.borrow().clone()?;
+        let id = JobId::new("admission").ok()?;
+        let job = crate::job::queued_job(&id, spec, 0);
+        gantry_sched::never_fits(&offers, &job)
     }
 
     /// The latest status snapshot.
@@ -279,6 +286,7 @@ pub struct Driver {
     sender: mpsc::UnboundedSender<Message>,
     executor_events: mpsc::UnboundedReceiver<ExecutorEvent>,
     status: watch::Sender<Arc<StatusSnapshot>>,
+    admission: watch::Sender<AdmissionOffers>,
     histogram: Histogram,
     metrics: ControlMetrics,
 }
@@ -298,9 +306,11 @@ impl Driver {
     ) -> (Driver, ControlHandle) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (status, status_receiver) = watch::channel(Arc::new(StatusSnapshot::empty()));
+        let (admission, admission_receiver) = watch::channel(None);
         let handle = ControlHandle {
             sender: sender.clone(),
             status: status_receiver,
+            admission: admission_receiver,
         };
         (
             Driver {
@@ -312,6 +322,7 @@ impl Driver {
                 sender,
                 executor_events,
                 status,
+                admission,
                 histogram: Histogram::latency(),
                 metrics: ControlMetrics::default(),
             },
@@ -354,6 +365,7 @@ impl Driver {
             }
         }
         self.execute(commands).await;
+        self.publish_admission();
         tracing::info!(jobs = count, "recovered the live jobs from the store");
         Ok(count)
     }
@@ -459,13 +471,25 @@ impl Driver {
             if views_changed {
                 let views = self.current_views();
                 commands.extend(self.controller.handle(Input::Views(views), now_unix_ms()));
+                self.publish_admission();
             }
             // A pass over a long queue can take a while: the next one waits
             // at least twice as long, so scheduling never takes more than a
             // third of the loop's time and submits keep flowing.
             if self.controller.needs_pass() && last_pass.elapsed() >= pass_gap {
                 let started = tokio::time::Instant::now();
-                commands.extend(self.controller.pass(now_unix_ms()));
+                // A pass is CPU work: tell the runtime, so this worker's
+                // other tasks (submits, watches) move to another worker.
+                // (`block_in_place` needs the multi-thread runtime; a
+                // current-thread one has nothing to move anyway.)
+                let controller = &mut self.controller;
+                let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+                    == tokio::runtime::RuntimeFlavor::MultiThread;
+                commands.extend(if multi_thread {
+                    tokio::task::block_in_place(|| controller.pass(now_unix_ms()))
+                } else {
+                    controller.pass(now_unix_ms())
+                });
                 last_pass = tokio::time::Instant::now();
                 pass_gap = self.settings.pass_every.max(started.elapsed() * 2);
             }
@@ -535,18 +559,6 @@ impl Driver {
             }
             Query::Teams(reply) => {
                 let _ = reply.send(self.controller.team_usage());
-            }
-            Query::NeverFits(spec, reply) => {
-                let Ok(id) = JobId::new("admission") else {
-                    let _ = reply.send(None);
-                    return;
-                };
-                let job = crate::job::queued_job(&id, &spec, now);
-                let answer = self
-                    .controller
-                    .admission_offers()
-                    .and_then(|offers| gantry_sched::never_fits(&offers, &job));
-                let _ = reply.send(answer);
             }
         }
     }
@@ -648,6 +660,11 @@ impl Driver {
             placement: PlacementRecord::from_json(record.placement.as_ref()),
         };
         self.controller.resync(recovered);
+    }
+
+    fn publish_admission(&self) {
+        let offers = self.controller.admission_offers().map(Arc::new);
+        self.admission.send_replace(offers);
     }
 
     fn publish_status(&self) {

@@ -12,7 +12,14 @@ use gantry_store::{EventRecord, JobRecord};
 
 /// A stored job on the wire (labels and priority read from its spec).
 pub fn job(record: &JobRecord) -> pb::Job {
-    let spec = gantry_spec::parse_job(&record.spec_yaml).ok();
+    job_with_spec(
+        record,
+        gantry_spec::parse_job(&record.spec_yaml).ok().as_ref(),
+    )
+}
+
+/// A stored job on the wire, with its spec already parsed.
+pub fn job_with_spec(record: &JobRecord, spec: Option<&gantry_core::JobSpec>) -> pb::Job {
     pb::Job {
         id: record.id.to_string(),
         name: record.name.clone(),
@@ -34,7 +41,6 @@ pub fn job(record: &JobRecord) -> pb::Job {
         reason: record.reason.clone().unwrap_or_default(),
         last_event_seq: record.last_event_seq.0,
         labels: spec
-            .as_ref()
             .map(|spec| {
                 spec.labels
                     .iter()
@@ -42,7 +48,7 @@ pub fn job(record: &JobRecord) -> pb::Job {
                     .collect::<HashMap<_, _>>()
             })
             .unwrap_or_default(),
-        priority: spec.as_ref().map_or(0, |spec| spec.priority),
+        priority: spec.map_or(0, |spec| spec.priority),
     }
 }
 

@@ -142,12 +142,7 @@ impl JobService for Jobs {
                     .map_err(|error| Status::invalid_argument(format!("request_id: {error}")))?,
             )
         };
-        let never_fits = self
-            .state
-            .control
-            .never_fits(spec.clone())
-            .await
-            .map_err(control_status)?;
+        let never_fits = self.state.control.never_fits(&spec);
         let (transition, reason) = match &never_fits {
             Some(why) => (
                 JobTransition::Reject,
@@ -184,7 +179,7 @@ impl JobService for Jobs {
                     }
                     tracing::info!(job = %job.id, team = %job.team, state = %job.state, "job submitted");
                     return Ok(Response::new(pb::SubmitJobResponse {
-                        job: Some(convert::job(&job)),
+                        job: Some(convert::job_with_spec(&job, Some(&spec))),
                         created: true,
                     }));
                 }

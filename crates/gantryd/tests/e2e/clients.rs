@@ -175,3 +175,78 @@ async fn a_python_grpcio_client_submits_watches_and_cancels() {
     );
     let _ = Duration::from_secs(0);
 }
+
+/// The `gantry` CLI built next to this test's gantryd.
+fn gantry_cli() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_gantryd")).with_file_name("gantry")
+}
+
+fn cli(daemon_grpc: &str, args: &[&str]) -> std::process::Output {
+    Command::new(gantry_cli())
+        .args(["--server", daemon_grpc])
+        .args(args)
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run {}: {error}", gantry_cli().display()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gantry_cli_submits_waits_lists_describes_and_shows_the_fleet() {
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = dev(dir.path());
+    let server = daemon.grpc.clone();
+    tokio::task::spawn_blocking(move || {
+        let spec = repo().join("examples/finetune-1gpu.yaml");
+        let waited = cli(
+            &server,
+            &[
+                "submit",
+                spec.to_str().unwrap(),
+                "--wait",
+                "--request-id",
+                "cli-1",
+            ],
+        );
+        let stdout = String::from_utf8_lossy(&waited.stdout).into_owned();
+        assert!(
+            waited.status.success(),
+            "submit --wait: {stdout}{}",
+            String::from_utf8_lossy(&waited.stderr)
+        );
+        let id = stdout.lines().next().unwrap().trim().to_owned();
+        assert!(id.starts_with("mistral-7b-lora-"), "{stdout}");
+        assert!(stdout.contains("Succeeded"), "{stdout}");
+        let again = cli(
+            &server,
+            &["submit", spec.to_str().unwrap(), "--request-id", "cli-1"],
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&again.stdout).trim(),
+            id,
+            "same request id, same job"
+        );
+        let listed = cli(&server, &["get", "jobs", "-o", "json"]);
+        let jobs: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+        assert_eq!(jobs["jobs"].as_array().map(Vec::len), Some(1), "{jobs}");
+        let described = cli(&server, &["describe", "job", &id]);
+        let text = String::from_utf8_lossy(&described.stdout);
+        assert!(described.status.success(), "{text}");
+        for expected in ["Succeeded", "Place", "scheduler", "executor"] {
+            assert!(
+                text.contains(expected),
+                "describe lacks {expected}:\n{text}"
+            );
+        }
+        let clusters = cli(&server, &["clusters"]);
+        let text = String::from_utf8_lossy(&clusters.stdout);
+        for cluster in ["aws-us-east-1", "gcp-us-central1", "azure-westeurope"] {
+            assert!(text.contains(cluster), "{text}");
+        }
+        let quotas = cli(&server, &["quotas", "-o", "yaml"]);
+        assert!(quotas.status.success());
+        assert!(String::from_utf8_lossy(&quotas.stdout).contains("org/research"));
+        let missing = cli(&server, &["get", "job", "no-such-job"]);
+        assert_eq!(missing.status.code(), Some(1));
+    })
+    .await
+    .unwrap();
+}

@@ -126,8 +126,15 @@ async fn every_example_reaches_its_final_state_with_its_event_sequence() {
     // The decision outlives the job: the Place event keeps its candidates.
     let explanation = described.explanation.unwrap();
     assert!(!explanation.candidates.is_empty());
-    assert_eq!(explanation.candidates[0].rejection, pb::RejectionKind::None as i32, "the chosen one first");
-    assert_eq!(explanation.candidates[0].cluster, find("llama-8b-pretrain").cluster);
+    assert_eq!(
+        explanation.candidates[0].rejection,
+        pb::RejectionKind::None as i32,
+        "the chosen one first"
+    );
+    assert_eq!(
+        explanation.candidates[0].cluster,
+        find("llama-8b-pretrain").cluster
+    );
     let stop = daemon.stop();
     assert!(stop.success(), "clean exit on SIGTERM");
 }
