@@ -1,6 +1,13 @@
 //! Behaviour tests of the adapters and the logic above them: recorded EC2
 //! responses, moto, outages, garbage, data locations, provenance.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 #[path = "cloud/catalog.rs"]

@@ -1,6 +1,13 @@
 //! Every port's one conformance suite, against its fake and its real adapter
 //! (moto's EC2 and fake-gcs-server, see `support`).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
 mod support;
 
 mod ec2_fake {
@@ -25,7 +32,7 @@ mod ec2_moto {
         let endpoint = ec2_fixture::test_endpoint(&moto_url());
         let api: Arc<dyn Ec2Api> = Arc::new(AwsEc2::with_endpoint(
             &endpoint,
-            ec2_fixture::single_attempt(),
+            ec2_fixture::moto_options(),
         ));
         (api, ())
     });
@@ -89,7 +96,7 @@ mod price_feed_ec2_moto {
         let endpoint = ec2_fixture::test_endpoint(&moto_url());
         let api = Arc::new(AwsEc2::with_endpoint(
             &endpoint,
-            ec2_fixture::single_attempt(),
+            ec2_fixture::moto_options(),
         ));
         let feed: Arc<dyn PriceFeed> = Arc::new(Ec2SpotFeed::new(
             api,

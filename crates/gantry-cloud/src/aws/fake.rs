@@ -211,6 +211,9 @@ impl FakeEc2 {
     }
 }
 
+/// (instance type, zone, product) of a spot price record.
+type HistoryKey = (Option<String>, Option<String>, Option<String>);
+
 /// The records `query` selects from one region's history, as EC2 answers.
 fn select_spot_prices(history: &[SpotPriceRecord], query: &SpotPriceQuery) -> Vec<SpotPriceRecord> {
     let wanted = |record: &SpotPriceRecord| {
@@ -232,10 +235,7 @@ fn select_spot_prices(history: &[SpotPriceRecord], query: &SpotPriceQuery) -> Ve
     let mut selected: Vec<SpotPriceRecord> = Vec::new();
     // The price in effect at the start time: the latest record before it, per
     // (type, zone, product).
-    let mut in_effect: BTreeMap<
-        (Option<String>, Option<String>, Option<String>),
-        &SpotPriceRecord,
-    > = BTreeMap::new();
+    let mut in_effect: BTreeMap<HistoryKey, &SpotPriceRecord> = BTreeMap::new();
     for record in history.iter().filter(|record| wanted(record)) {
         match record.effective_since {
             Some(since) if since >= query.start_time => selected.push(record.clone()),

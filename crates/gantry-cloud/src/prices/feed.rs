@@ -234,10 +234,10 @@ fn select_since(quotes: &[PriceQuote], since: Timestamp) -> Vec<PriceQuote> {
         };
         match in_effect.iter().position(same_key) {
             Some(index) => {
-                if let Some(kept) = in_effect.get_mut(index) {
-                    if kept.effective_since <= quote.effective_since {
-                        *kept = quote;
-                    }
+                if let Some(kept) = in_effect.get_mut(index)
+                    && kept.effective_since <= quote.effective_since
+                {
+                    *kept = quote;
                 }
             }
             None => in_effect.push(quote),

@@ -208,14 +208,14 @@ impl ProvenanceExporter {
     /// then stops; returns the final counts.
     pub async fn shutdown(mut self, grace: Duration) -> ExportStats {
         self.sender = None;
-        if let Some(mut task) = self.task.take() {
-            if tokio::time::timeout(grace, &mut task).await.is_err() {
-                task.abort();
-                tracing::warn!(
-                    pending = self.counters.snapshot().pending(),
-                    "provenance exporter stopped before writing every record"
-                );
-            }
+        if let Some(mut task) = self.task.take()
+            && tokio::time::timeout(grace, &mut task).await.is_err()
+        {
+            task.abort();
+            tracing::warn!(
+                pending = self.counters.snapshot().pending(),
+                "provenance exporter stopped before writing every record"
+            );
         }
         self.counters.snapshot()
     }

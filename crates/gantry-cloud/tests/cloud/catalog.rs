@@ -4,7 +4,7 @@
 use gantry_cloud::aws::{AwsEc2, FakeEc2, InstanceCatalog};
 use gantry_core::GpuModel;
 
-use crate::support::ec2_fixture::{single_attempt, test_endpoint};
+use crate::support::ec2_fixture::{moto_options, test_endpoint};
 use crate::support::{moto_url, shipped_price_table};
 
 fn regions() -> Vec<String> {
@@ -13,7 +13,7 @@ fn regions() -> Vec<String> {
 
 #[tokio::test]
 async fn the_catalog_from_moto_has_gpu_shapes_and_zones() {
-    let api = AwsEc2::with_endpoint(&test_endpoint(&moto_url()), single_attempt());
+    let api = AwsEc2::with_endpoint(&test_endpoint(&moto_url()), moto_options());
     // Exact names: moto's offerings ignore EC2's wildcards (its instance types
     // honour them).
     let types = [

@@ -8,14 +8,14 @@ use gantry_cloud::aws::AwsEc2;
 use gantry_cloud::prices::{Ec2SpotFeed, PriceFeed, PriceOrigin, PriceRefresher, RefresherConfig};
 use gantry_core::{CapacityType, Cloud};
 
-use crate::support::ec2_fixture::{single_attempt, test_endpoint};
+use crate::support::ec2_fixture::{moto_options, test_endpoint};
 use crate::support::{moto_url, shipped_price_table};
 
 #[tokio::test]
 async fn motos_placeholder_spot_prices_are_all_rejected_and_the_table_is_used() {
     let api = Arc::new(AwsEc2::with_endpoint(
         &test_endpoint(&moto_url()),
-        single_attempt(),
+        moto_options(),
     ));
     let types = vec!["g5.xlarge".to_owned(), "p4d.24xlarge".to_owned()];
     let feeds: Vec<Arc<dyn PriceFeed>> = ["us-east-1", "us-west-2"]

