@@ -11,7 +11,7 @@
 //! implementation of [`PriceFeed`] (the Azure Retail Prices API is a public,
 //! paged JSON list of `retailPrice` per `armSkuName`, `armRegionName` and
 //! `type`/`skuName` "Spot"; no SDK needed): it turns each item into a
-//! [`PriceQuote`] with `cloud: Azure`, `zone: None`... and passes the same
+//! [`PriceQuote`] with `cloud: Azure` and `zone: None` (Azure prices by region), and passes the same
 //! conformance suite. Nothing else changes: sanity rules, staleness, history and
 //! the refresher are cloud-neutral.
 
