@@ -41,6 +41,10 @@
 //!
 //! # How the daemon uses it
 //!
+//! (Implemented in `gantryd`'s `cloud.rs`; the executor and the control loop
+//! see only their own ports, `gantry_kube::LivePricing` and
+//! `gantry_control::{DataLocations, RunSink}`.)
+//!
 //! At startup (the composition root, `gantryd`'s `run.rs`):
 //! 1. `gantry_cloud::install_crypto_provider()` once, before any client (rustls
 //!    on ring, as the rest of the workspace).

@@ -27,19 +27,20 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use gantry_core::{
-    CapacityType, Cloud, CloudQuota, JobId, JobKind, JobSpec, JobState, JobTransition, Money,
-    TeamPath, TeamQuota, format_duration,
+    CapacityType, Cloud, CloudQuota, DataUri, JobId, JobKind, JobSpec, JobState, JobTransition,
+    Money, TeamPath, TeamQuota, format_duration,
 };
 use gantry_kube::{
     ClusterView, Desired, ExecutorEvent, Health, LaunchRequest, Phase, Target, WorkloadKey,
 };
 use gantry_sched::{
-    Allocation, Assignment, Offer, Plan, Policy, QueuedJob, Rejection, Snapshot, TeamBudget,
-    never_fits, schedule,
+    Allocation, Assignment, DataSource, Offer, Plan, Policy, QueuedJob, Rejection, Snapshot,
+    TeamBudget, never_fits, schedule,
 };
 use serde_json::json;
 
-use crate::job::{LiveJob, PlacementRecord, queued_job, seconds};
+use crate::cloud::LocatedData;
+use crate::job::{LiveJob, Located, PlacementRecord, queued_job_located, seconds};
 use crate::offers::{SpotRates, ghost_offer, offers, reserve};
 use crate::walk::{Reached, end_state, walk};
 
@@ -112,6 +113,18 @@ pub enum Input {
     Views(BTreeMap<String, Arc<ClusterView>>),
     /// Time passed (budgets, lost clusters).
     Tick,
+    /// A storage adapter answered where an input lives (asked for `job`, if
+    /// any): found, its region and size replace the spec's figures for every
+    /// job reading it; not found, the job gets an event saying why and keeps
+    /// the spec's figures.
+    DataLocated {
+        /// The input.
+        uri: DataUri,
+        /// The job that asked, for the event of a failure.
+        job: Option<JobId>,
+        /// What was found, or why nothing was.
+        result: Result<LocatedData, String>,
+    },
 }
 
 /// One transition (or note) to persist.
@@ -334,6 +347,7 @@ pub struct Controller {
     dirty: bool,
     metrics: ControlMetrics,
     recovered: bool,
+    located: Located,
 }
 
 fn reached_of(phase: Phase) -> Reached {
@@ -362,6 +376,7 @@ impl Controller {
             dirty: false,
             metrics: ControlMetrics::default(),
             recovered: false,
+            located: Located::new(),
         }
     }
 
@@ -457,6 +472,55 @@ impl Controller {
                 Vec::new()
             }
             Input::Tick => self.tick(now_unix_ms),
+            Input::DataLocated { uri, job, result } => {
+                self.data_located(uri, job, result, now_unix_ms)
+            }
+        }
+    }
+
+    /// Inputs found by a storage adapter.
+    pub fn located(&self) -> &Located {
+        &self.located
+    }
+
+    fn data_located(
+        &mut self,
+        uri: DataUri,
+        job: Option<JobId>,
+        result: Result<LocatedData, String>,
+        now: i64,
+    ) -> Vec<Command> {
+        match result {
+            Ok(found) => {
+                let source = DataSource {
+                    cloud: found.cloud,
+                    region: found.region,
+                    bytes: found.bytes,
+                };
+                if self.located.get(&uri) != Some(&source) {
+                    self.located.insert(uri, source);
+                    self.dirty = true;
+                }
+                Vec::new()
+            }
+            Err(message) => {
+                let Some(job) = job.and_then(|id| self.jobs.get(&id)) else {
+                    return Vec::new();
+                };
+                vec![Command::Persist(vec![Transition {
+                    job_id: job.id.clone(),
+                    expected: job.state,
+                    transition: None,
+                    attempt: job.attempt,
+                    placement: job.placement.clone(),
+                    reason: format!(
+                        "DataLocationUnknown: {uri}: {message}; egress is estimated from the spec's sizeGiB"
+                    ),
+                    actor: "gantryd".to_owned(),
+                    details: json!({"uri": uri.to_string(), "message": message}),
+                    at_unix_ms: now,
+                }])]
+            }
         }
     }
 
@@ -915,7 +979,8 @@ impl Controller {
             ) {
                 continue;
             }
-            let request = queued_job(&job.id, &job.spec, job.submitted_at_unix_ms);
+            let request =
+                queued_job_located(&job.id, &job.spec, job.submitted_at_unix_ms, &self.located);
             let capacity = placement.capacity_type();
             let matching = offers.iter().position(|offer| {
                 offer.cluster == placement.cluster
@@ -1008,7 +1073,9 @@ impl Controller {
             .jobs
             .values()
             .filter(|job| job.state == JobState::Queued)
-            .map(|job| queued_job(&job.id, &job.spec, job.submitted_at_unix_ms))
+            .map(|job| {
+                queued_job_located(&job.id, &job.spec, job.submitted_at_unix_ms, &self.located)
+            })
             .collect();
         if queue.is_empty() {
             return Vec::new();
@@ -1073,8 +1140,13 @@ impl Controller {
                             && pool.key.capacity_type == assignment.capacity_type
                     })
                 })
-                .map_or("unknown", |pool| pool.price_source.as_str())
-                .to_owned();
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |pool| match &pool.price_note {
+                        Some(note) => format!("{} ({note})", pool.price_source.as_str()),
+                        None => pool.price_source.as_str().to_owned(),
+                    },
+                );
             let record = placement_record(snapshot, assignment, now, price_source, job.failures);
             let expected = job.state;
             job.attempt += 1;
@@ -1170,13 +1242,14 @@ impl Controller {
         let Ok(id) = JobId::new("quote") else {
             return Quote::default();
         };
-        let job = queued_job(&id, spec, now);
+        let job = queued_job_located(&id, spec, now, &self.located);
         let never = self
             .admission_offers()
             .and_then(|offers| never_fits(&offers, &job));
         let mut policy = self.settings.policy.clone();
         policy.explained_candidates = policy.explained_candidates.max(20);
         policy.preemption = false;
+        let data = job.data.clone();
         let snapshot = self.snapshot(now, vec![job]);
         let plan = schedule(&snapshot, &policy, seconds(now));
         let mut quote = Quote {
@@ -1204,10 +1277,25 @@ impl Controller {
             .collect();
         others.sort_by_key(|c| c.expected_cost);
         for candidate in others {
+            // The scheduler keeps one total per candidate; egress is priced
+            // again here so the quote shows it apart (the rest, compute and
+            // expected spot loss, stays together as compute).
+            let place = self
+                .views
+                .get(&candidate.cluster)
+                .map(|view| (view.cloud, view.region.clone()));
+            let egress = place.as_ref().map_or(Money::ZERO, |(cloud, region)| {
+                data.iter().fold(Money::ZERO, |sum, source| {
+                    sum.saturating_add(policy.egress.cost(source, *cloud, region))
+                })
+            });
             let record = PlacementRecord {
                 cluster: candidate.cluster.clone(),
-                cloud: String::new(),
-                region: String::new(),
+                cloud: place
+                    .as_ref()
+                    .map(|(cloud, _)| cloud.as_str().to_owned())
+                    .unwrap_or_default(),
+                region: place.map(|(_, region)| region).unwrap_or_default(),
                 zone: candidate.zone.clone(),
                 pool: candidate.pool.clone(),
                 instance_type: candidate.instance_type.clone(),
@@ -1216,8 +1304,8 @@ impl Controller {
                 replicas: spec.replicas.required(),
                 hourly_price_micro_usd: candidate.hourly_price.micros(),
                 expected_runtime_s: 0,
-                compute_micro_usd: candidate.expected_cost.micros(),
-                egress_micro_usd: 0,
+                compute_micro_usd: candidate.expected_cost.saturating_sub(egress).micros(),
+                egress_micro_usd: egress.micros(),
                 spot_loss_micro_usd: 0,
                 price_source: String::new(),
                 placed_at_unix_ms: now,

@@ -26,11 +26,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use gantry_core::{JobId, JobSpec, JobState, JobTransition};
+use gantry_core::{DataUri, JobId, JobSpec, JobState, JobTransition};
 use gantry_kube::{ClusterView, Executor, ExecutorEvent, WorkloadKey};
 use gantry_store::{JobQuery, JobRecord, ListOrder, StateUpdate, Store, StoreError, UnixMillis};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::cloud::{CloudPorts, DataLocations, EndedRun, RunSink};
 use crate::controller::{
     CancelRefused, Command, ControlMetrics, Controller, Decision, Input, JobExplanation, Quote,
     RecoveredJob, TeamUsage, Transition,
@@ -87,6 +88,28 @@ pub struct ControlHandle {
     sender: mpsc::UnboundedSender<Message>,
     status: watch::Receiver<Arc<StatusSnapshot>>,
     admission: watch::Receiver<AdmissionOffers>,
+    locations: Option<Arc<dyn DataLocations>>,
+}
+
+/// How long a quote waits for the storage adapter to say where its inputs live.
+const QUOTE_LOCATE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Looks `uri` up off the loop and hands the answer in as an input.
+fn spawn_locate(
+    locations: &Arc<dyn DataLocations>,
+    sender: &mpsc::UnboundedSender<Message>,
+    uri: &DataUri,
+    job: Option<JobId>,
+) {
+    let Some(lookup) = locations.locate(uri) else {
+        return;
+    };
+    let sender = sender.clone();
+    let uri = uri.clone();
+    tokio::spawn(async move {
+        let result = lookup.await;
+        let _ = sender.send(Message::Input(Input::DataLocated { uri, job, result }));
+    });
 }
 
 impl ControlHandle {
@@ -97,6 +120,11 @@ impl ControlHandle {
         spec: Arc<JobSpec>,
         submitted_at_unix_ms: i64,
     ) -> Result<(), DriverError> {
+        if let Some(locations) = &self.locations {
+            for input in &spec.data {
+                spawn_locate(locations, &self.sender, &input.uri, Some(id.clone()));
+            }
+        }
         self.sender
             .send(Message::Input(Input::Submitted {
                 id,
@@ -141,8 +169,37 @@ impl ControlHandle {
         self.ask(|reply| Query::Explanation(id, reply)).await
     }
 
-    /// A dry run.
+    /// A dry run. Where a storage adapter is configured, the spec's inputs
+    /// are looked up first (for a while at most), so the quote prices egress
+    /// from where the data really lives.
     pub async fn quote(&self, spec: Arc<JobSpec>) -> Result<Quote, DriverError> {
+        if let Some(locations) = &self.locations {
+            let lookups: Vec<_> = spec
+                .data
+                .iter()
+                .filter_map(|input| Some((input.uri.clone(), locations.locate(&input.uri)?)))
+                .collect();
+            for (uri, lookup) in lookups {
+                let result = match tokio::time::timeout(QUOTE_LOCATE_TIMEOUT, lookup).await {
+                    Ok(result) => result,
+                    Err(_) => Err(format!(
+                        "no answer within {}s",
+                        QUOTE_LOCATE_TIMEOUT.as_secs()
+                    )),
+                };
+                if let Err(message) = &result {
+                    tracing::info!(%uri, %message, "quoting with the spec's data size");
+                    continue;
+                }
+                self.sender
+                    .send(Message::Input(Input::DataLocated {
+                        uri,
+                        job: None,
+                        result,
+                    }))
+                    .map_err(|_| DriverError::Stopped)?;
+            }
+        }
         self.ask(|reply| Query::Quote(spec, reply)).await
     }
 
@@ -289,6 +346,7 @@ pub struct Driver {
     admission: watch::Sender<AdmissionOffers>,
     histogram: Histogram,
     metrics: ControlMetrics,
+    cloud: CloudPorts,
 }
 
 fn now_unix_ms() -> i64 {
@@ -304,6 +362,26 @@ impl Driver {
         executor_events: mpsc::UnboundedReceiver<ExecutorEvent>,
         settings: DriverSettings,
     ) -> (Driver, ControlHandle) {
+        Driver::with_cloud(
+            controller,
+            store,
+            executor,
+            executor_events,
+            settings,
+            CloudPorts::default(),
+        )
+    }
+
+    /// [`Driver::new`], with the clouds' storage ports: inputs are located
+    /// when jobs are submitted, recovered or quoted, and ended runs are told.
+    pub fn with_cloud(
+        controller: Controller,
+        store: Arc<dyn Store>,
+        executor: Arc<Executor>,
+        executor_events: mpsc::UnboundedReceiver<ExecutorEvent>,
+        settings: DriverSettings,
+        cloud: CloudPorts,
+    ) -> (Driver, ControlHandle) {
         let (sender, receiver) = mpsc::unbounded_channel();
         let (status, status_receiver) = watch::channel(Arc::new(StatusSnapshot::empty()));
         let (admission, admission_receiver) = watch::channel(None);
@@ -311,6 +389,7 @@ impl Driver {
             sender: sender.clone(),
             status: status_receiver,
             admission: admission_receiver,
+            locations: cloud.locations.clone(),
         };
         (
             Driver {
@@ -325,6 +404,7 @@ impl Driver {
                 admission,
                 histogram: Histogram::latency(),
                 metrics: ControlMetrics::default(),
+                cloud,
             },
             handle,
         )
@@ -349,6 +429,13 @@ impl Driver {
             }
         }
         let count = recovered.len();
+        if let Some(locations) = &self.cloud.locations {
+            for job in &recovered {
+                for input in &job.spec.data {
+                    spawn_locate(locations, &self.sender, &input.uri, Some(job.id.clone()));
+                }
+            }
+        }
         let keep = self.recently_finished().await;
         let views = self.current_views();
         let now = now_unix_ms();
@@ -567,10 +654,14 @@ impl Driver {
         let mut by_job: BTreeMap<JobId, Vec<Transition>> = BTreeMap::new();
         let mut order: Vec<JobId> = Vec::new();
         let mut effects = Vec::new();
+        let mut ended_runs = Vec::new();
         for command in commands {
             match command {
                 Command::Persist(transitions) => {
                     for transition in transitions {
+                        if let Some(ended) = run_ending(&transition) {
+                            ended_runs.push(ended);
+                        }
                         if !by_job.contains_key(&transition.job_id) {
                             order.push(transition.job_id.clone());
                         }
@@ -602,6 +693,14 @@ impl Driver {
             if let Err(error) = result {
                 tracing::error!(job = %id, %error, "a transition was refused; reading the job back");
                 refused.insert(id);
+            }
+        }
+        if let Some(runs) = &self.cloud.runs {
+            for ended in ended_runs
+                .into_iter()
+                .filter(|run| !refused.contains(&run.0))
+            {
+                tell_run_ended(&self.store, runs, ended);
             }
         }
         for id in &refused {
@@ -705,6 +804,64 @@ fn state_update(transition: Transition) -> StateUpdate {
         details: transition.details,
         at: UnixMillis(transition.at_unix_ms),
     }
+}
+
+/// A committed transition that ends a run: (job, attempt, state after,
+/// reason, placement, when).
+type RunEnding = (JobId, u32, JobState, String, Option<PlacementRecord>, i64);
+
+fn run_ending(transition: &Transition) -> Option<RunEnding> {
+    let change = transition.transition?;
+    let after = gantry_core::next_state(Some(transition.expected), change).ok()?;
+    let ends = matches!(
+        after,
+        JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Preempted
+    );
+    // A job cancelled while queued never ran: no run ended.
+    let ran = transition.placement.is_some() || transition.expected != JobState::Queued;
+    (ends && ran).then(|| {
+        (
+            transition.job_id.clone(),
+            transition.attempt,
+            after,
+            transition.reason.clone(),
+            transition.placement.clone(),
+            transition.at_unix_ms,
+        )
+    })
+}
+
+/// Reads the ended run back (off the loop) and tells the sink.
+fn tell_run_ended(store: &Arc<dyn Store>, runs: &Arc<dyn RunSink>, ended: RunEnding) {
+    let store = store.clone();
+    let runs = runs.clone();
+    tokio::spawn(async move {
+        let (id, attempt, final_state, reason, placement, ended_at_unix_ms) = ended;
+        let job = match store.get_job(&id).await {
+            Ok(Some(job)) => job,
+            Ok(None) => return,
+            Err(error) => {
+                tracing::warn!(job = %id, %error, "cannot read an ended run back; no provenance record for it");
+                return;
+            }
+        };
+        let events = store
+            .job_events(&id)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|event| event.attempt == attempt)
+            .collect();
+        runs.run_ended(EndedRun {
+            job,
+            events,
+            attempt,
+            final_state,
+            reason,
+            placement,
+            ended_at_unix_ms,
+        });
+    });
 }
 
 fn fail_unreadable(record: &JobRecord, error: &str, now: i64) -> Option<Command> {

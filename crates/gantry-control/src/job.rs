@@ -1,10 +1,12 @@
 //! A live job as the control loop holds it, what it stores as a job's
 //! placement, and the job as the scheduler sees it.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gantry_core::{
-    CapacityType, Cloud, GpuModel, JobId, JobSpec, JobState, Money, StorageScheme, TeamPath,
+    CapacityType, Cloud, DataUri, GpuModel, JobId, JobSpec, JobState, Money, StorageScheme,
+    TeamPath,
 };
 use gantry_sched::{DataSource, QueuedJob, ReplicaRequest, Seconds};
 use serde::{Deserialize, Serialize};
@@ -118,8 +120,22 @@ pub fn seconds(unix_ms: i64) -> Seconds {
     u64::try_from(unix_ms.max(0) / 1000).unwrap_or(0)
 }
 
-/// The job as the scheduler sees it.
+/// Inputs whose bucket region and size a storage adapter found, by URI.
+pub type Located = BTreeMap<DataUri, DataSource>;
+
+/// The job as the scheduler sees it, with its inputs as the spec states them.
 pub fn queued_job(id: &JobId, spec: &JobSpec, submitted_at_unix_ms: i64) -> QueuedJob {
+    queued_job_located(id, spec, submitted_at_unix_ms, &Located::new())
+}
+
+/// The job as the scheduler sees it, with the inputs found in `located` at
+/// their real region and size.
+pub fn queued_job_located(
+    id: &JobId,
+    spec: &JobSpec,
+    submitted_at_unix_ms: i64,
+    located: &Located,
+) -> QueuedJob {
     let gpu = spec.resources.gpu.as_ref();
     QueuedJob {
         id: id.clone(),
@@ -135,19 +151,23 @@ pub fn queued_job(id: &JobId, spec: &JobSpec, submitted_at_unix_ms: i64) -> Queu
         },
         placement: spec.placement.clone(),
         expected_runtime_s: spec.expected_runtime_or_default().as_secs(),
-        data: data_sources(spec),
+        data: data_sources(spec, located),
         checkpoint_every_s: spec.checkpoint.as_ref().map(|c| c.every.as_secs()),
         preemptible: spec.preemptible,
     }
 }
 
-/// Where a job's inputs live, for egress. The bucket's region is unknown
-/// until a storage adapter says (the scheduler prices an unknown region as
-/// another region of the same cloud).
-pub fn data_sources(spec: &JobSpec) -> Vec<DataSource> {
+/// Where a job's inputs live, for egress: as located (the bucket's region,
+/// the bytes listed) where a storage adapter found them, else the spec's
+/// `sizeGiB` in an unknown region (the scheduler prices an unknown region
+/// as another region of the same cloud).
+pub fn data_sources(spec: &JobSpec, located: &Located) -> Vec<DataSource> {
     spec.data
         .iter()
         .filter_map(|input| {
+            if let Some(found) = located.get(&input.uri) {
+                return Some(found.clone());
+            }
             let cloud = match input.uri.scheme {
                 StorageScheme::Gcs => Cloud::Gcp,
                 StorageScheme::S3 => Cloud::Aws,

@@ -6,6 +6,8 @@
 //! - [`offers`]: the scheduler's offers from the clusters' views, and the
 //!   room placements not yet visible there still hold.
 //! - [`job`]: live jobs, stored placements, jobs as the scheduler sees them.
+//! - [`cloud`]: the ports it asks of the clouds' storage (data locations,
+//!   ended runs for provenance), adapted by the daemon.
 //! - [`driver`]: the thin async part: feeds the controller, carries out its
 //!   commands against the store and the executor, answers queries.
 //!
@@ -13,12 +15,14 @@
 //! states after submit, and it never launches an attempt before the
 //! transition that placed it has been committed.
 
+pub mod cloud;
 pub mod controller;
 pub mod driver;
 pub mod job;
 pub mod offers;
 pub mod walk;
 
+pub use cloud::{CloudPorts, DataLocations, EndedRun, LocateFuture, LocatedData, RunSink};
 pub use controller::{
     CancelRefused, Command, ControlMetrics, ControlSettings, Controller, Decision, Input,
     JobExplanation, NamedCandidate, Quote, RecoveredJob, TeamUsage, Transition,

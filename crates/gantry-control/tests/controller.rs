@@ -60,6 +60,8 @@ fn pool(
         allocated: Room::default(),
         price_per_node_hour: Some(Money::parse_dollars(price).unwrap()),
         price_source: PriceSource::PriceTable,
+        price_age_s: None,
+        price_note: None,
     }
 }
 

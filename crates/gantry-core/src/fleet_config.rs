@@ -37,6 +37,54 @@ pub struct FleetConfig {
     pub teams: Vec<TeamQuota>,
     /// Cloud quotas.
     pub cloud_quotas: Vec<CloudQuota>,
+    /// Cloud APIs Gantry calls: live prices, data locations, provenance.
+    pub cloud_apis: CloudApis,
+}
+
+/// Default time between live spot price refreshes.
+pub const DEFAULT_SPOT_PRICE_REFRESH: Duration = Duration::from_secs(5 * 60);
+/// Default age past which a live price is stale (three missed refreshes).
+pub const DEFAULT_SPOT_PRICE_MAX_AGE: Duration = Duration::from_secs(15 * 60);
+
+/// Cloud APIs Gantry calls; each one only when configured.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CloudApis {
+    /// EC2: live spot prices for the AWS clusters' regions.
+    pub aws: Option<AwsApi>,
+    /// Cloud Storage: where `gs://` inputs live and how big they are.
+    pub gcs: Option<GcsApi>,
+    /// Where provenance records of ended runs are written (through `gcs`).
+    pub provenance: Option<ProvenanceExport>,
+}
+
+/// How EC2 is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AwsApi {
+    /// Endpoint override (moto, AWS-compatible clouds); `None`: the
+    /// standard endpoints, region and credentials chain.
+    pub endpoint: Option<String>,
+    /// Time between spot price refreshes.
+    pub spot_price_refresh: Duration,
+    /// A live price older than this is stale; the table is used instead.
+    pub spot_price_max_age: Duration,
+}
+
+/// How Cloud Storage is reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GcsApi {
+    /// Endpoint override (fake-gcs-server); `None`: Google's.
+    pub endpoint: Option<String>,
+    /// No credentials (emulators only); else the standard Google chain.
+    pub anonymous: bool,
+}
+
+/// Where provenance records go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvenanceExport {
+    /// Bucket.
+    pub bucket: String,
+    /// Object name prefix, e.g. `runs/`.
+    pub prefix: String,
 }
 
 /// Durable state.

@@ -67,8 +67,8 @@ pub use csv_reader::{CsvError, CsvRecord, CsvTable, parse_csv};
 pub use data_uri::{DataUri, DataUriError, StorageScheme};
 pub use duration_text::{DurationError, format_duration, parse_duration};
 pub use fleet_config::{
-    CloudQuota, ClusterAccess, ClusterConfig, FleetConfig, NodePoolConfig, SimulationConfig,
-    StorageConfig, TeamQuota,
+    AwsApi, CloudApis, CloudQuota, ClusterAccess, ClusterConfig, FleetConfig, GcsApi,
+    NodePoolConfig, ProvenanceExport, SimulationConfig, StorageConfig, TeamQuota,
 };
 pub use gpu::{GpuModel, GpuVendor, UnknownGpuModel};
 pub use ids::{IdError, JobId, MAX_TEAM_DEPTH, TeamPath};

@@ -42,7 +42,7 @@ use crate::client::{Caller, Resilience};
 use crate::executor::{
     ClusterSpec, ClusterView, Command, Desired, ExecutorEvent, ExecutorSettings, LaunchRequest,
 };
-use crate::inventory::{self, Prices};
+use crate::inventory::{self, LivePricing, Prices};
 use crate::names::{MANAGED_SELECTOR, WorkloadKey};
 use crate::observe::{Observation, Phase, observe_inference, observe_training};
 use crate::progress::{Progress, Step};
@@ -165,6 +165,8 @@ pub(crate) struct ClusterTask {
     caller: Caller,
     settings: ExecutorSettings,
     prices: Arc<PriceTable>,
+    live_prices: Option<Arc<dyn LivePricing>>,
+    priced_version: Option<u64>,
     events: mpsc::UnboundedSender<ExecutorEvent>,
     view: watch::Sender<Arc<ClusterView>>,
     wanted: BTreeMap<WorkloadKey, Want>,
@@ -209,11 +211,12 @@ impl ClusterTask {
         spec: ClusterSpec,
         client: kube::Client,
         settings: ExecutorSettings,
-        prices: Arc<PriceTable>,
+        prices: (Arc<PriceTable>, Option<Arc<dyn LivePricing>>),
         events: mpsc::UnboundedSender<ExecutorEvent>,
         view: watch::Sender<Arc<ClusterView>>,
         seed: u64,
     ) -> ClusterTask {
+        let (prices, live_prices) = prices;
         let now = Instant::now();
         let resilience = Resilience {
             breaker: Breaker::new(settings.breaker_threshold, settings.breaker_cooldown),
@@ -226,6 +229,8 @@ impl ClusterTask {
             caller,
             settings,
             prices,
+            live_prices,
+            priced_version: None,
             events,
             view,
             wanted: BTreeMap::new(),
@@ -781,6 +786,12 @@ impl ClusterTask {
                 OpDone::Probed
             });
         }
+        // New live prices (or prices growing stale) re-price the pools.
+        if let Some(live) = &self.live_prices
+            && self.priced_version != Some(live.version())
+        {
+            self.inventory_dirty = true;
+        }
         if self.inventory_dirty
             && self
                 .last_inventory
@@ -848,6 +859,7 @@ impl ClusterTask {
     fn publish_view(&mut self, now: Instant) {
         self.last_inventory = Some(now);
         self.inventory_dirty = false;
+        self.priced_version = self.live_prices.as_ref().map(|live| live.version());
         let nodes: Vec<&Node> = self.nodes.items.values().collect();
         let pods: Vec<&Pod> = self.pods.items.values().collect();
         let inventory = inventory::build(
@@ -858,6 +870,7 @@ impl ClusterTask {
                 region: &self.spec.region,
                 table: &self.prices,
                 overrides: &self.spec.price_overrides,
+                live: self.live_prices.as_deref(),
             },
         );
         let view = ClusterView {

@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::{ConnectError, connect};
 use crate::cluster::ClusterTask;
-use crate::inventory::Inventory;
+use crate::inventory::{Inventory, LivePricing};
 use crate::names::WorkloadKey;
 use crate::observe::{ContainerExit, Phase};
 use crate::progress::Graces;
@@ -305,6 +305,18 @@ impl Executor {
         prices: Arc<PriceTable>,
         events: mpsc::UnboundedSender<ExecutorEvent>,
     ) -> Result<Executor, ExecutorError> {
+        Executor::start_priced(clusters, settings, prices, None, events).await
+    }
+
+    /// [`Executor::start`], with live prices asked before the table for every
+    /// pool (see [`LivePricing`]).
+    pub async fn start_priced(
+        clusters: Vec<ClusterSpec>,
+        settings: ExecutorSettings,
+        prices: Arc<PriceTable>,
+        live_prices: Option<Arc<dyn LivePricing>>,
+        events: mpsc::UnboundedSender<ExecutorEvent>,
+    ) -> Result<Executor, ExecutorError> {
         let (shutdown, _) = watch::channel(false);
         let mut handles = BTreeMap::new();
         for (index, spec) in clusters.into_iter().enumerate() {
@@ -334,7 +346,7 @@ impl Executor {
                 spec,
                 client,
                 settings,
-                prices.clone(),
+                (prices.clone(), live_prices.clone()),
                 events.clone(),
                 view_sender,
                 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(index as u64 + 1),

@@ -22,9 +22,11 @@
 //!   to the node that has not finished (`Succeeded`/`Failed`), whoever owns it.
 //! - The shape of a pool is the smallest allocatable of its nodes, so a
 //!   replica that fits the shape fits every node.
-//! - Price: a pool-name override (simulated clusters' `pricePerHour`), else the
-//!   price table by (cloud, region, zone, instance type, capacity type); a
-//!   pool without a price is kept, unpriced, with an issue.
+//! - Price: a pool-name override (simulated clusters' `pricePerHour`), else
+//!   the live pricing, when one is given and answers for the pool (a cloud's
+//!   live spot prices, see [`LivePricing`]), else the price table by (cloud,
+//!   region, zone, instance type, capacity type); a pool without a price is
+//!   kept, unpriced, with an issue.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -107,6 +109,10 @@ pub enum PriceSource {
     PoolOverride,
     /// The price table.
     PriceTable,
+    /// A live price from a cloud's feed, younger than its staleness limit.
+    Live,
+    /// A live price older than its limit, used because the table has none.
+    LiveStale,
     /// No price is known.
     Missing,
 }
@@ -117,6 +123,8 @@ impl PriceSource {
         match self {
             PriceSource::PoolOverride => "pool-override",
             PriceSource::PriceTable => "price-table",
+            PriceSource::Live => "live",
+            PriceSource::LiveStale => "live-stale",
             PriceSource::Missing => "missing",
         }
     }
@@ -152,6 +160,11 @@ pub struct Pool {
     pub price_per_node_hour: Option<Money>,
     /// Where the price came from.
     pub price_source: PriceSource,
+    /// How old a live price is, in seconds (`None` for the table and overrides).
+    pub price_age_s: Option<u64>,
+    /// Why the table was used although a live feed knows the pool (stale or
+    /// rejected live price), for `gantry clusters` and explanations.
+    pub price_note: Option<String>,
 }
 
 impl Pool {
@@ -188,6 +201,51 @@ pub struct Prices<'a> {
     pub table: &'a PriceTable,
     /// Prices per node-hour by pool name, overriding the table.
     pub overrides: &'a BTreeMap<String, Money>,
+    /// Live prices, asked before the table.
+    pub live: Option<&'a dyn LivePricing>,
+}
+
+/// One pool, as a live price source is asked about it.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolPriceQuery<'a> {
+    /// Cloud.
+    pub cloud: Cloud,
+    /// Region.
+    pub region: &'a str,
+    /// Zone, as the nodes name it.
+    pub zone: &'a str,
+    /// Instance type.
+    pub instance_type: &'a str,
+    /// Capacity type.
+    pub capacity_type: CapacityType,
+    /// The price table, for sources that fall back to it themselves.
+    pub table: &'a PriceTable,
+}
+
+/// A live source's answer for one pool.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PoolPrice {
+    /// Per node-hour; `None` when nothing knows it.
+    pub price: Option<Money>,
+    /// Where it came from.
+    pub source: PriceSource,
+    /// Age of a live price, in seconds.
+    pub age_s: Option<u64>,
+    /// Why a live price was not used, when one exists.
+    pub note: Option<String>,
+}
+
+/// Prices that know better than the table for some pools: a cloud's live
+/// spot prices (the daemon adapts `gantry-cloud`'s refresher to this). It is
+/// asked for every pool of every inventory build, so it must answer from
+/// memory, never wait on a cloud.
+pub trait LivePricing: Send + Sync + std::fmt::Debug {
+    /// The price of one node-hour of this pool, or `None` to leave the pool
+    /// to the price table (clouds the source does not cover).
+    fn pool_price(&self, pool: &PoolPriceQuery<'_>) -> Option<PoolPrice>;
+    /// A number that changes whenever an answer may have changed (new prices,
+    /// or prices growing stale); the cluster re-prices its pools then.
+    fn version(&self) -> u64;
 }
 
 fn label<'a>(labels: &'a BTreeMap<String, String>, keys: &[&str]) -> Option<&'a str> {
@@ -459,30 +517,56 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
             .names
             .iter()
             .find_map(|name| prices.overrides.get(name).copied());
-        let (price_per_node_hour, price_source) = match override_price {
-            Some(price) => (Some(price), PriceSource::PoolOverride),
-            None => match prices.table.price(
-                prices.cloud,
-                prices.region,
-                Some(&key.zone),
-                &key.instance_type,
-                key.capacity_type,
-            ) {
-                Some(price) => (Some(price), PriceSource::PriceTable),
-                None => {
-                    issues.push(format!(
-                        "pool {}/{}/{}: no {} price for {} in {} {}; left unpriced",
-                        key.instance_type,
-                        key.zone,
-                        key.capacity_type,
-                        key.capacity_type,
-                        key.instance_type,
-                        prices.cloud,
-                        prices.region
-                    ));
-                    (None, PriceSource::Missing)
-                }
+        let live = match (override_price, prices.live) {
+            (None, Some(live)) => live.pool_price(&PoolPriceQuery {
+                cloud: prices.cloud,
+                region: prices.region,
+                zone: &key.zone,
+                instance_type: &key.instance_type,
+                capacity_type: key.capacity_type,
+                table: prices.table,
+            }),
+            _ => None,
+        };
+        let priced = match (override_price, live) {
+            (Some(price), _) => PoolPrice {
+                price: Some(price),
+                source: PriceSource::PoolOverride,
+                age_s: None,
+                note: None,
             },
+            (None, Some(live)) => live,
+            (None, None) => PoolPrice {
+                price: prices.table.price(
+                    prices.cloud,
+                    prices.region,
+                    Some(&key.zone),
+                    &key.instance_type,
+                    key.capacity_type,
+                ),
+                source: PriceSource::PriceTable,
+                age_s: None,
+                note: None,
+            },
+        };
+        let priced = match priced.price {
+            Some(_) => priced,
+            None => {
+                issues.push(format!(
+                    "pool {}/{}/{}: no {} price for {} in {} {}; left unpriced",
+                    key.instance_type,
+                    key.zone,
+                    key.capacity_type,
+                    key.capacity_type,
+                    key.instance_type,
+                    prices.cloud,
+                    prices.region
+                ));
+                PoolPrice {
+                    source: PriceSource::Missing,
+                    ..priced
+                }
+            }
         };
         builder.partial_nodes.sort_by(|a, b| b.cmp(a));
         pools.push(Pool {
@@ -497,8 +581,10 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
             partial_nodes: builder.partial_nodes,
             allocatable: builder.allocatable,
             allocated: builder.allocated,
-            price_per_node_hour,
-            price_source,
+            price_per_node_hour: priced.price,
+            price_source: priced.source,
+            price_age_s: priced.age_s,
+            price_note: priced.note,
         });
     }
     Inventory { pools, issues }
@@ -573,6 +659,7 @@ mod tests {
             region: "us-east-1",
             table: &table,
             overrides: &overrides,
+            live: None,
         };
         let node_refs: Vec<&Node> = nodes.iter().collect();
         let pod_refs: Vec<&Pod> = pods.iter().collect();
@@ -608,5 +695,76 @@ mod tests {
             inventory.issues,
             vec!["node e: no node.kubernetes.io/instance-type label; left out".to_owned()]
         );
+    }
+
+    /// Answers for spot pools only, as a spot feed would.
+    #[derive(Debug)]
+    struct SpotOnly;
+
+    impl LivePricing for SpotOnly {
+        fn pool_price(&self, pool: &PoolPriceQuery<'_>) -> Option<PoolPrice> {
+            (pool.capacity_type == CapacityType::Spot).then(|| PoolPrice {
+                price: Some(Money::parse_dollars("7.5").unwrap()),
+                source: PriceSource::Live,
+                age_s: Some(42),
+                note: None,
+            })
+        }
+
+        fn version(&self) -> u64 {
+            1
+        }
+    }
+
+    #[test]
+    fn live_prices_come_before_the_table_and_overrides_before_both() {
+        let labels = |group: &str, capacity: &str| {
+            json!({"node.kubernetes.io/instance-type": "p4d.24xlarge", "topology.kubernetes.io/zone": "us-east-1a",
+                "eks.amazonaws.com/nodegroup": group, "eks.amazonaws.com/capacityType": capacity})
+        };
+        let nodes = [
+            node("a", labels("a100", "ON_DEMAND"), true, json!([])),
+            node("b", labels("a100-spot", "SPOT"), true, json!([])),
+        ];
+        let table = table();
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let no_overrides = BTreeMap::new();
+        let priced = |overrides: &BTreeMap<String, Money>| {
+            build(
+                &node_refs,
+                &[],
+                Prices {
+                    cloud: Cloud::Aws,
+                    region: "us-east-1",
+                    table: &table,
+                    overrides,
+                    live: Some(&SpotOnly),
+                },
+            )
+        };
+        let inventory = priced(&no_overrides);
+        let sources: Vec<_> = inventory
+            .pools
+            .iter()
+            .map(|pool| {
+                (
+                    pool.price_source,
+                    pool.price_per_node_hour.map(|price| price.to_string()),
+                    pool.price_age_s,
+                )
+            })
+            .collect();
+        assert_eq!(
+            sources,
+            vec![
+                (PriceSource::PriceTable, Some("32.77".to_owned()), None),
+                (PriceSource::Live, Some("7.50".to_owned()), Some(42)),
+            ]
+        );
+        let overrides =
+            BTreeMap::from([("a100-spot".to_owned(), Money::parse_dollars("1").unwrap())]);
+        let inventory = priced(&overrides);
+        assert_eq!(inventory.pools[1].price_source, PriceSource::PoolOverride);
+        assert_eq!(inventory.pools[1].price_age_s, None);
     }
 }

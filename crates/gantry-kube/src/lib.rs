@@ -47,7 +47,9 @@ pub use executor::{
     ClusterSpec, ClusterView, Desired, Executor, ExecutorError, ExecutorEvent, ExecutorSettings,
     LaunchRequest,
 };
-pub use inventory::{Inventory, Pool, PoolKey, PriceSource, Room};
+pub use inventory::{
+    Inventory, LivePricing, Pool, PoolKey, PoolPrice, PoolPriceQuery, PriceSource, Room,
+};
 pub use names::WorkloadKey;
 pub use observe::{ContainerExit, Observation, Phase, Problem};
 pub use render::{RenderInput, Target, Workload, render};

@@ -85,6 +85,7 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
         "PRICE SOURCE",
     ])
     .right_align(&["NODES", "IDLE", "GPUS", "CPU", "MEMORY", "PRICE/NODE"]);
+    let mut price_notes = Vec::new();
     for cluster in clusters {
         for pool in &cluster.pools {
             let gpu = if pool.gpu_model.is_empty() {
@@ -97,11 +98,18 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
             } else {
                 dollars_per_hour(pool.price_per_node_hour_micro_usd)
             };
-            let source = match (pool.price_source.as_str(), pool.price_age_s) {
+            let mut source = match (pool.price_source.as_str(), pool.price_age_s) {
                 ("", _) => "-".to_owned(),
                 (source, 0) => source.to_owned(),
                 (source, age) => format!("{source} ({} old)", duration(age)),
             };
+            if !pool.price_note.is_empty() {
+                source.push('*');
+                price_notes.push(format!(
+                    "{}/{}: {}",
+                    cluster.name, pool.name, pool.price_note
+                ));
+            }
             let nodes = if pool.usable_nodes == pool.nodes {
                 pool.nodes.to_string()
             } else {
@@ -136,6 +144,13 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
         writeln!(out)?;
         writeln!(out, "Pools (used/allocatable):")?;
         pools.write(out, "")?;
+    }
+    if !price_notes.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "* priced from the table, not the live feed:")?;
+        for note in &price_notes {
+            writeln!(out, "  {note}")?;
+        }
     }
     let issues: Vec<String> = clusters
         .iter()

@@ -324,6 +324,8 @@ pub(crate) struct PoolView {
     pub(crate) price_per_node_hour_micro_usd: Option<i64>,
     pub(crate) price_source: String,
     pub(crate) price_age_s: u64,
+    /// Why the table was used although a live feed knows the pool.
+    pub(crate) price_note: Option<String>,
 }
 
 impl From<&pb::Pool> for PoolView {
@@ -350,6 +352,7 @@ impl From<&pb::Pool> for PoolView {
             price_per_node_hour_micro_usd: price,
             price_source: pool.price_source.clone(),
             price_age_s: pool.price_age_s,
+            price_note: non_empty(&pool.price_note),
         }
     }
 }

@@ -806,7 +806,11 @@ fn clusters_and_quotas_print_tables_and_server_comes_from_the_environment() {
     );
     assert!(text.contains("gcp-us-central1   gcp    us-central1  degraded      1      1  32/64  API latency p99 2.4s"), "{text}");
     assert!(
-        text.contains("$98.32/h  aws-pricing-api (5m old)"),
+        text.contains("$98.32/h  live (5m old)")
+            && text.contains("price-table*")
+            && text.contains(
+                "aws-us-east-1/p5-spot: live price rejected: price 0.00001 is a placeholder"
+            ),
         "{text}"
     );
     assert!(text.contains("2000Gi/7200Gi"), "{text}");

@@ -5,6 +5,7 @@
 //! Shutdown, step by step: stop accepting requests (listeners drain their
 //! in-flight calls), stop the control loop, stop the executor's cluster
 //! tasks (objects in the clusters stay: a restart adopts them), close the
+//! cloud adapters (queued provenance records get a few seconds), close the
 //! store (its writer commits what it holds), stop in-process simulated
 //! clusters last.
 
@@ -23,6 +24,7 @@ use gantry_store::{SqliteOptions, SqliteStore, Store};
 use tokio::sync::{mpsc, watch};
 
 use crate::Cli;
+use crate::cloud::Clouds;
 
 /// How long in-flight requests may take to finish at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -103,12 +105,16 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         None
     };
 
+    let clouds = Clouds::start(&settings.config, &settings.prices)
+        .await
+        .context("cannot start the cloud adapters")?;
     let (events, executor_events) = mpsc::unbounded_channel();
     let executor = Arc::new(
-        Executor::start(
+        Executor::start_priced(
             settings.cluster_specs(&sim_kubeconfig),
             ExecutorSettings::default(),
             Arc::new(settings.prices.clone()),
+            clouds.live_pricing.clone(),
             events,
         )
         .await
@@ -123,12 +129,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
             .unwrap_or(i64::MAX),
         clusters: cluster_names,
     });
-    let (mut driver, control) = Driver::new(
+    let (mut driver, control) = Driver::with_cloud(
         controller,
         store.clone(),
         executor.clone(),
         executor_events,
         DriverSettings::default(),
+        clouds.ports.clone(),
     );
     let recovered = driver
         .recover()
@@ -168,6 +175,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         mode: settings.mode.describe(),
         version: env!("CARGO_PKG_VERSION"),
         started_at_unix_ms: jiff::Timestamp::now().as_millisecond(),
+        clouds: clouds.status_source(),
     };
     let mut http_stop = shutdown_signal.clone();
     let http_task = tokio::spawn(async move {
@@ -207,6 +215,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Ok(executor) => executor.shutdown().await,
         Err(_) => tracing::warn!("executor still in use at shutdown"),
     }
+    clouds.shutdown().await;
     drop(store);
     sqlite.close().await;
     if let Some(sims) = sims {

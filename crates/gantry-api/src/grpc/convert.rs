@@ -214,11 +214,9 @@ pub fn cluster(view: &ClusterView, jobs: u32, now_unix_ms: i64) -> pb::Cluster {
                     .price_per_node_hour
                     .map_or(0, |price| price.micros()),
                 price_source: pool.price_source.as_str().to_owned(),
-                price_age_s: if pool.price_source == gantry_kube::PriceSource::PriceTable {
-                    0
-                } else {
-                    age
-                },
+                // As old as it was when the inventory was built, plus since.
+                price_age_s: pool.price_age_s.map_or(0, |at_build| at_build + age),
+                price_note: pool.price_note.clone().unwrap_or_default(),
             })
             .collect(),
         jobs,

@@ -39,7 +39,12 @@
 //!   `gantry_cluster_memory_bytes`, `gantry_cluster_memory_bytes_allocated`
 //!   (usable nodes), `gantry_cluster_nodes`, `gantry_cluster_nodes_usable`,
 //!   `gantry_cluster_nodes_idle`, and
-//!   `gantry_pool_price_usd_per_node_hour` (plus `price_source`; priced pools only).
+//!   `gantry_pool_price_usd_per_node_hour` (plus `price_source`; priced pools only);
+//! - cloud APIs, when the daemon calls any: `gantry_cloud_api_up{api}` and the
+//!   counters the daemon reports (`gantry_price_refreshes_total`,
+//!   `gantry_price_fetch_failures_total{feed}`,
+//!   `gantry_price_quotes_total{outcome,reason}`,
+//!   `gantry_provenance_records_total{outcome}`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -654,6 +659,26 @@ fn build_families(inputs: &StatusInputs) -> Vec<Block> {
         nodes_idle,
         price,
     ]);
+
+    // Cloud API counters, grouped into their families.
+    let mut cloud: BTreeMap<&'static str, Family> = BTreeMap::new();
+    for counter in &inputs.clouds.counters {
+        cloud
+            .entry(counter.family)
+            .or_insert_with(|| Family::counter(counter.family, counter.help))
+            .set(counter.labels.clone(), counter.value);
+    }
+    let mut cloud_up = Family::gauge(
+        "gantry_cloud_api_up",
+        "1 while the cloud API's last call succeeded, 0 while it fails (the daemon runs on what it last knew).",
+    );
+    for api in &inputs.clouds.apis {
+        cloud_up.set(vec![("api", api.name.clone())], flag(api.healthy));
+    }
+    if !inputs.clouds.apis.is_empty() {
+        families.push(cloud_up);
+    }
+    families.extend(cloud.into_values());
 
     let mut blocks: Vec<Block> = families.into_iter().map(Block::Family).collect();
     blocks.push(Block::Histogram(HistogramFamily {

@@ -26,6 +26,7 @@
 //! **Architecture Invariant:** output order is deterministic (sorted maps,
 //! sorted families and samples), so two scrapes of one state are equal.
 
+pub mod clouds;
 pub mod metrics;
 pub mod page;
 pub mod readiness;
@@ -51,7 +52,6 @@ pub const STORE_TIMEOUT: Duration = Duration::from_secs(1);
 pub const METRICS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// What the status endpoint reads from.
-#[derive(Debug)]
 pub struct StatusState {
     /// The control loop's status snapshots
     /// (`ControlHandle::status_receiver`).
@@ -64,6 +64,19 @@ pub struct StatusState {
     pub version: &'static str,
     /// When the daemon started.
     pub started_at_unix_ms: i64,
+    /// The cloud APIs' state, when the daemon calls any.
+    pub clouds: Option<clouds::CloudStatusSource>,
+}
+
+impl fmt::Debug for StatusState {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("StatusState")
+            .field("mode", &self.mode)
+            .field("version", &self.version)
+            .field("clouds", &self.clouds.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// The status router: `/healthz`, `/readyz`, `/metrics`, `/api/v1/status`, `/`.
@@ -112,6 +125,12 @@ pub struct StatusInputs {
     pub version: String,
     /// When the daemon started.
     pub started_at_unix_ms: i64,
+    /// The cloud APIs.
+    pub clouds: clouds::CloudStatus,
+}
+
+fn cloud_status(state: &StatusState) -> clouds::CloudStatus {
+    state.clouds.as_ref().map(|read| read()).unwrap_or_default()
 }
 
 async fn job_counts(store: &dyn Store) -> Result<JobCounts, StoreProblem> {
@@ -135,6 +154,7 @@ async fn gather(state: &StatusState) -> StatusInputs {
         mode: state.mode.clone(),
         version: state.version.to_owned(),
         started_at_unix_ms: state.started_at_unix_ms,
+        clouds: cloud_status(state),
     }
 }
 
@@ -155,7 +175,8 @@ async fn healthz() -> Response {
 async fn readyz(State(state): State<Arc<StatusState>>) -> Response {
     let snapshot = state.snapshot.borrow().clone();
     let counts = job_counts(state.store.as_ref()).await;
-    let readiness = readiness::check(&snapshot, counts.as_ref().map(|_| ()));
+    let clouds = cloud_status(&state);
+    let readiness = readiness::check(&snapshot, counts.as_ref().map(|_| ()), &clouds.apis);
     let status = if readiness.ready {
         StatusCode::OK
     } else {

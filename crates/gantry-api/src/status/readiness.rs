@@ -6,6 +6,10 @@
 //!    executor what should run);
 //! 3. at least one cluster is not Lost.
 //!
+//! Then one line per cloud API the daemon calls (`ok:` or `degraded:`): a
+//! failing one degrades the daemon (it schedules on the last known prices),
+//! it never makes it unready.
+//!
 //! Lines start with `ok:`, `not ready:`, `degraded:` or `lost:`; a degraded
 //! or lost cluster is named, with its reason, whether or not the daemon is
 //! ready. Names and reasons are escaped so that each check stays one line.
@@ -16,6 +20,7 @@ use gantry_control::driver::StatusSnapshot;
 use gantry_kube::Health;
 
 use super::StoreProblem;
+use super::clouds::CloudApiHealth;
 
 /// The outcome of the checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,7 +57,11 @@ pub(crate) fn one_line(text: &str) -> String {
 }
 
 /// Runs the checks over a snapshot and the store's answer.
-pub fn check(snapshot: &StatusSnapshot, store: Result<(), &StoreProblem>) -> Readiness {
+pub fn check(
+    snapshot: &StatusSnapshot,
+    store: Result<(), &StoreProblem>,
+    clouds: &[CloudApiHealth],
+) -> Readiness {
     let mut lines = Vec::new();
     let mut ready = true;
     match store {
@@ -98,6 +107,15 @@ pub fn check(snapshot: &StatusSnapshot, store: Result<(), &StoreProblem>) -> Rea
             Health::Lost => write!(line, "lost: cluster \"{name}\": {reason}"),
         };
         lines.push(line);
+    }
+    for api in clouds {
+        let name = one_line(&api.name);
+        let detail = one_line(&api.detail);
+        lines.push(if api.healthy {
+            format!("ok: cloud API \"{name}\": {detail}")
+        } else {
+            format!("degraded: cloud API \"{name}\": {detail}")
+        });
     }
     Readiness { ready, lines }
 }

@@ -157,8 +157,12 @@ pub struct PoolReport {
     pub allocated: ResourcesReport,
     /// Price of one node for one hour, in dollars.
     pub price_per_node_hour_usd: Option<String>,
-    /// `pool-override`, `price-table` or `missing`.
+    /// `pool-override`, `price-table`, `live`, `live-stale` or `missing`.
     pub price_source: String,
+    /// Age of a live price, in seconds.
+    pub price_age_s: Option<u64>,
+    /// Why the table was used although a live feed knows the pool.
+    pub price_note: Option<String>,
 }
 
 /// One team's queue.
@@ -363,6 +367,8 @@ fn pool(pool: &Pool) -> PoolReport {
         allocated: pool.allocated.into(),
         price_per_node_hour_usd: pool.price_per_node_hour.map(usd),
         price_source: pool.price_source.as_str().to_owned(),
+        price_age_s: pool.price_age_s,
+        price_note: pool.price_note.clone(),
     }
 }
 
@@ -400,7 +406,11 @@ impl StatusReport {
         let mut teams: Vec<TeamReport> = snapshot.teams.iter().map(TeamReport::from).collect();
         teams.sort_by(|left, right| left.team.cmp(&right.team));
         let latency = CumulativeBuckets::of(&snapshot.placement_latency);
-        let readiness = readiness::check(snapshot, inputs.counts.as_ref().map(|_| ()));
+        let readiness = readiness::check(
+            snapshot,
+            inputs.counts.as_ref().map(|_| ()),
+            &inputs.clouds.apis,
+        );
         let uptime_ms = inputs
             .now_unix_ms
             .saturating_sub(inputs.started_at_unix_ms)

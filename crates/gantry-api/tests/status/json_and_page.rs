@@ -103,7 +103,9 @@ async fn status_json_has_the_documented_fields_and_values() {
             "capacity",
             "allocated",
             "price_per_node_hour_usd",
-            "price_source"
+            "price_source",
+            "price_age_s",
+            "price_note"
         ])
     );
     assert_eq!(od["name"], "h100-od");

@@ -86,6 +86,8 @@ fn pool(
         },
         price_per_node_hour: price.map(|(dollars, _)| money(dollars)),
         price_source: price.map_or(PriceSource::Missing, |(_, source)| source),
+        price_age_s: None,
+        price_note: None,
     }
 }
 
@@ -443,6 +445,7 @@ impl Server {
             mode: "config:/etc/gantry/fleet.yaml".to_owned(),
             version: VERSION,
             started_at_unix_ms: NOW_MS - 3_723_000,
+            clouds: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

