@@ -75,12 +75,23 @@ async fn object_names(client: &reqwest::Client, url: &str, bucket: &str) -> Vec<
         .unwrap_or_default()
 }
 
-/// The dev fleet with absolute price table paths and the three cloud APIs.
-fn config(moto: &str, gcs: &str, provenance_bucket: &str) -> String {
+/// The body of a GET.
+async fn get_text(client: &reqwest::Client, url: &str) -> String {
+    client.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// The dev fleet, with absolute price table paths (the config is written
+/// elsewhere).
+fn dev_fleet() -> String {
     let prices = repo().join("deploy/prices");
-    let fleet = std::fs::read_to_string(repo().join("examples/fleet-dev.yaml"))
+    std::fs::read_to_string(repo().join("examples/fleet-dev.yaml"))
         .unwrap()
-        .replace("../deploy/prices", prices.to_str().unwrap());
+        .replace("../deploy/prices", prices.to_str().unwrap())
+}
+
+/// The dev fleet and the three cloud APIs.
+fn config(moto: &str, gcs: &str, provenance_bucket: &str) -> String {
+    let fleet = dev_fleet();
     format!(
         "{fleet}
 aws:
@@ -289,18 +300,12 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(name.starts_with("runs/nlp/lineage-check/"), "{name}");
-    let body = http
-        .get(format!(
-            "{}/storage/v1/b/{provenance_bucket}/o/{}?alt=media",
-            gcs.url,
-            name.replace('/', "%2F")
-        ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let object_url = format!(
+        "{}/storage/v1/b/{provenance_bucket}/o/{}?alt=media",
+        gcs.url,
+        name.replace('/', "%2F")
+    );
+    let body = get_text(&http, &object_url).await;
     let record: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(record["eventType"], "COMPLETE", "{record:#}");
     let input = &record["inputs"][0];
@@ -313,11 +318,6 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     assert!(placement["cluster"].is_string(), "{record:#}");
 
     let check = repo().join("crates/gantry-cloud/tests/python/openlineage_check.py");
-    let object_url = format!(
-        "{}/storage/v1/b/{provenance_bucket}/o/{}?alt=media",
-        gcs.url,
-        name.replace('/', "%2F")
-    );
     let output = Command::new("python3")
         .arg(check)
         .arg(object_url)
@@ -340,14 +340,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     );
 
     // 4. Operators see the feed and the exporter: healthy, with counters.
-    let readyz = http
-        .get(format!("http://{}/readyz", daemon.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let readyz = get_text(&http, &format!("http://{}/readyz", daemon.http)).await;
     assert!(
         readyz.contains("ok: cloud API \"aws-spot/us-east-1\"")
             && readyz.contains(&format!(
@@ -355,14 +348,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
             )),
         "{readyz}"
     );
-    let metrics = http
-        .get(format!("http://{}/metrics", daemon.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&http, &format!("http://{}/metrics", daemon.http)).await;
     let placeholders = sample(
         &metrics,
         "gantry_price_quotes_total{outcome=\"rejected\",reason=\"placeholder\"}",
@@ -397,10 +383,7 @@ async fn an_unreachable_price_api_degrades_the_daemon_and_the_table_prices_stay(
     drop(dead);
     let dir = tempfile::tempdir().unwrap();
     let config_path = dir.path().join("gantry.yaml");
-    let prices = repo().join("deploy/prices");
-    let fleet = std::fs::read_to_string(repo().join("examples/fleet-dev.yaml"))
-        .unwrap()
-        .replace("../deploy/prices", prices.to_str().unwrap());
+    let fleet = dev_fleet();
     std::fs::write(
         &config_path,
         format!("{fleet}\naws:\n  endpoint: {dead_url}\n"),
@@ -437,14 +420,7 @@ async fn an_unreachable_price_api_degrades_the_daemon_and_the_table_prices_stay(
     };
     // Degraded, not down: the daemon still serves.
     assert!(status.is_success(), "{status}: {readyz}");
-    let metrics = http
-        .get(format!("http://{}/metrics", daemon.http))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&http, &format!("http://{}/metrics", daemon.http)).await;
     let failures = sample(
         &metrics,
         "gantry_price_fetch_failures_total{feed=\"aws-spot/us-east-1\"}",
