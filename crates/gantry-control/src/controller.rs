@@ -390,9 +390,20 @@ impl Controller {
         &self.views
     }
 
-    /// Does the queue or the fleet call for a scheduling pass?
+    /// Does the queue or the fleet call for a scheduling pass? Not before
+    /// every cluster has been listed once (or declared lost): a pass over
+    /// part of the fleet would place on whichever cluster answered first.
     pub fn needs_pass(&self) -> bool {
-        self.dirty && self.recovered
+        self.dirty && self.recovered && self.fleet_listed()
+    }
+
+    /// Has every configured cluster been listed once, or been declared lost?
+    fn fleet_listed(&self) -> bool {
+        self.settings.clusters.iter().all(|cluster| {
+            self.views.get(cluster).is_some_and(|view| {
+                view.synced || !view.inventory.pools.is_empty() || view.health == Health::Lost
+            })
+        })
     }
 
     /// Takes the counters (latencies are drained).
@@ -944,12 +955,7 @@ impl Controller {
     /// "could this job ever fit" at submit; empty until every cluster has
     /// been listed once (so a daemon starting up rejects nothing).
     pub fn admission_offers(&self) -> Option<Vec<Offer>> {
-        let all_listed = self.settings.clusters.iter().all(|cluster| {
-            self.views
-                .get(cluster)
-                .is_some_and(|view| view.synced || !view.inventory.pools.is_empty())
-        });
-        if !all_listed {
+        if !self.fleet_listed() {
             return None;
         }
         let mut views = self.views.clone();

@@ -91,6 +91,10 @@ pub struct ControlHandle {
     locations: Option<Arc<dyn DataLocations>>,
 }
 
+/// How long a submit waits for the fleet's first listing before it admits a
+/// job without the never-fits check.
+pub const ADMISSION_WAIT: Duration = Duration::from_secs(5);
+
 /// How long a quote waits for the storage adapter to say where its inputs live.
 const QUOTE_LOCATE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -208,11 +212,18 @@ impl ControlHandle {
         self.ask(Query::Teams).await
     }
 
-    /// Why a job could never fit, if so; `None` when it could, or while the
-    /// fleet is not listed yet. Answered here, from the offers the loop
-    /// publishes, so a submit never waits for a scheduling pass.
-    pub fn never_fits(&self, spec: &JobSpec) -> Option<String> {
-        let offers = self.admission.borrow().clone()?;
+    /// Why a job could never fit, if so; `None` when it could, or when the
+    /// fleet is still not listed. Answered here, from the offers the loop
+    /// publishes, so a submit never waits for a scheduling pass; right after
+    /// start, it waits (at most [`ADMISSION_WAIT`]) for the fleet's
+    /// first listing, so an impossible job is not queued for want of it.
+    pub async fn never_fits(&self, spec: &JobSpec) -> Option<String> {
+        let mut admission = self.admission.clone();
+        let offers =
+            match tokio::time::timeout(ADMISSION_WAIT, admission.wait_for(Option::is_some)).await {
+                Ok(Ok(offers)) => offers.clone()?,
+                _ => return None,
+            };
         let id = JobId::new("admission").ok()?;
         let job = crate::job::queued_job(&id, spec, 0);
         gantry_sched::never_fits(&offers, &job)

@@ -488,7 +488,29 @@ fn recovery_tells_the_executor_what_runs_where() {
     );
     assert!(matches!(&desired["c1"][..], [Desired::Keep(key)] if key.job_id.as_str() == "job-old"));
     assert_eq!(state(&controller, "job-q"), Some(JobState::Queued));
-    assert!(controller.needs_pass());
+    assert!(
+        !controller.needs_pass(),
+        "no pass before every cluster has been listed once"
+    );
+    controller.handle(
+        Input::Views(views(vec![
+            view("c1", Vec::new(), NOW),
+            view(
+                "c2",
+                vec![pool(
+                    "h100",
+                    GpuModel::H100,
+                    8,
+                    1,
+                    "98.32",
+                    CapacityType::OnDemand,
+                )],
+                NOW,
+            ),
+        ])),
+        NOW,
+    );
+    assert!(controller.needs_pass(), "the recovered queue wants a pass");
 }
 
 #[test]
@@ -559,4 +581,38 @@ fn a_quote_ranks_placements_and_changes_nothing() {
         persisted(&controller.pass(NOW)).is_empty(),
         "the quoted jobs were never queued"
     );
+}
+
+#[test]
+fn a_pass_waits_for_every_clusters_first_listing_or_its_loss() {
+    let mut controller = Controller::new(settings(Vec::new()));
+    controller.handle(Input::Recovered(Vec::new(), Vec::new()), NOW);
+    let only_c1 = view(
+        "c1",
+        vec![pool(
+            "a100",
+            GpuModel::A100,
+            8,
+            2,
+            "32.77",
+            CapacityType::OnDemand,
+        )],
+        NOW,
+    );
+    controller.handle(Input::Views(views(vec![only_c1.clone()])), NOW);
+    submit(&mut controller, "job-w", spec("w", 8, ""));
+    assert!(!controller.needs_pass(), "c2 has not answered yet");
+    assert!(controller.admission_offers().is_none());
+    let c2_lost = Arc::new(ClusterView {
+        health: Health::Lost,
+        health_reason: "connection refused".to_owned(),
+        synced: false,
+        ..(*view("c2", Vec::new(), NOW)).clone()
+    });
+    controller.handle(Input::Views(views(vec![only_c1, c2_lost])), NOW);
+    assert!(
+        controller.needs_pass(),
+        "a lost cluster no longer holds passes back"
+    );
+    assert!(controller.admission_offers().is_some());
 }

@@ -142,7 +142,7 @@ impl JobService for Jobs {
                     .map_err(|error| Status::invalid_argument(format!("request_id: {error}")))?,
             )
         };
-        let never_fits = self.state.control.never_fits(&spec);
+        let never_fits = self.state.control.never_fits(&spec).await;
         let (transition, reason) = match &never_fits {
             Some(why) => (
                 JobTransition::Reject,
