@@ -50,6 +50,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use gantry_core::{ClusterAccess, ClusterConfig, FleetConfig};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -369,6 +370,13 @@ async fn serve(
         let _ = listening.send(true);
         let mut stop = shared.serving.subscribe();
         let router = api_server::router(shared.clone());
+        // As a real API server: small answers go out at once, without
+        // Nagle's wait for the client's delayed ACK.
+        let current = current.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
         let served = axum::serve(current, router).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|state| *state != ServeState::Up).await;
         });
