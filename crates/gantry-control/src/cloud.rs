@@ -7,6 +7,10 @@
 //!   loop (a spawned task per input when a job is submitted or recovered,
 //!   and by `QuoteJob` before it quotes); the answer comes back as
 //!   [`crate::Input::DataLocated`], so a pass never waits on a cloud.
+//! - [`Checkpoints`]: whether anything is under a job's checkpoint prefix,
+//!   asked (off the loop) before a job that ran goes back to a cluster; the
+//!   answer comes back as [`crate::Input::CheckpointChecked`] (see
+//!   [`crate::checkpoint`]).
 //! - [`RunSink`]: told once per ended run (Succeeded, Failed, Cancelled,
 //!   Preempted), after the transition is committed, with the job as stored;
 //!   it must return at once (provenance export queues the record).
@@ -46,6 +50,17 @@ pub trait DataLocations: Send + Sync + fmt::Debug {
     /// Starts a lookup of `uri`; `None` when this adapter does not know the
     /// URI's scheme (the spec's figures are used).
     fn locate(&self, uri: &DataUri) -> Option<LocateFuture>;
+}
+
+/// The answer of a checkpoint check: whether anything is under the prefix,
+/// or a message (e.g. `bucket gs://x does not exist`).
+pub type CheckpointFuture = Pin<Box<dyn Future<Output = Result<bool, String>> + Send>>;
+
+/// Says whether a checkpoint prefix holds anything.
+pub trait Checkpoints: Send + Sync + fmt::Debug {
+    /// Starts a check of `uri`; `None` when this adapter does not read the
+    /// URI's scheme.
+    fn exists(&self, uri: &DataUri) -> Option<CheckpointFuture>;
 }
 
 /// One ended run, as stored.
@@ -91,4 +106,6 @@ pub struct CloudPorts {
     pub locations: Option<std::sync::Arc<dyn DataLocations>>,
     /// Ended runs.
     pub runs: Option<std::sync::Arc<dyn RunSink>>,
+    /// Checkpoint checks.
+    pub checkpoints: Option<std::sync::Arc<dyn Checkpoints>>,
 }

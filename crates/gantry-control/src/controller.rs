@@ -35,10 +35,11 @@ use gantry_kube::{
 };
 use gantry_sched::{
     Allocation, Assignment, DataSource, Offer, Plan, Policy, QueuedJob, Rejection, Snapshot,
-    TeamBudget, never_fits, schedule,
+    TeamBudget, WaitReason, never_fits, schedule,
 };
 use serde_json::json;
 
+use crate::checkpoint::{CheckpointAnswer, CheckpointCheck, CheckpointHolds};
 use crate::cloud::LocatedData;
 use crate::job::{LiveJob, Located, PlacementRecord, queued_job_located, seconds};
 use crate::offers::{SpotRates, ghost_offer, offers, reserve};
@@ -124,6 +125,14 @@ pub enum Input {
         job: Option<JobId>,
         /// What was found, or why nothing was.
         result: Result<LocatedData, String>,
+    },
+    /// A storage adapter answered a checkpoint check the controller asked
+    /// for (see [`Controller::take_checkpoint_checks`]).
+    CheckpointChecked {
+        /// The check.
+        check: CheckpointCheck,
+        /// Its answer.
+        answer: CheckpointAnswer,
     },
 }
 
@@ -348,6 +357,18 @@ pub struct Controller {
     metrics: ControlMetrics,
     recovered: bool,
     located: Located,
+    /// Queued jobs the last plan left waiting for capacity or quota, not
+    /// shown to the scheduler again until something is released (see
+    /// [`Controller::release`]).
+    parked: BTreeSet<JobId>,
+    /// Queued jobs the next pass must show the scheduler even when nothing
+    /// was released: new since the last pass, or left waiting for a reason
+    /// that does not park.
+    fresh: BTreeSet<JobId>,
+    /// Something was released since the last pass: wake every parked job.
+    wake: bool,
+    /// Requeued jobs held until their checkpoint prefix is checked.
+    checkpoints: CheckpointHolds,
 }
 
 fn reached_of(phase: Phase) -> Reached {
@@ -377,7 +398,48 @@ impl Controller {
             metrics: ControlMetrics::default(),
             recovered: false,
             located: Located::new(),
+            parked: BTreeSet::new(),
+            fresh: BTreeSet::new(),
+            wake: false,
+            checkpoints: CheckpointHolds::default(),
         }
+    }
+
+    /// Something that may let a waiting job in happened (a job stopped or
+    /// went back to the queue, a cluster's capacity, prices or health moved,
+    /// a new day reset the budgets, an input was located): the next pass
+    /// shows the scheduler the whole queue again.
+    fn forget(&mut self, id: &JobId) {
+        self.jobs.remove(id);
+        self.unseen_since.remove(id);
+        self.explanations.remove(id);
+        self.parked.remove(id);
+        self.fresh.remove(id);
+    }
+
+    fn release(&mut self) {
+        self.dirty = true;
+        self.wake = true;
+    }
+
+    /// Whether a job left waiting for `reason` can wait out of sight until
+    /// the next release. Exact because the scheduler is monotone: a job
+    /// that found no room, or was over a limit, cannot be placed while
+    /// capacity and quota only shrink (new jobs take, they never free; a
+    /// new lower-priority job only moves free room into preemptible room).
+    /// Not under strict FIFO (a parked head would let the jobs behind it
+    /// pass), and never for a reason that can change with time alone.
+    fn parks(&self, reason: &WaitReason) -> bool {
+        self.settings.policy.backfill
+            && matches!(
+                reason,
+                WaitReason::NoMatchingOffer(_)
+                    | WaitReason::Capacity { .. }
+                    | WaitReason::TeamQuota { .. }
+                    | WaitReason::Budget { .. }
+                    | WaitReason::CloudQuota { .. }
+                    | WaitReason::MaxHourlyCost { .. }
+            )
     }
 
     /// The live jobs.
@@ -425,6 +487,19 @@ impl Controller {
         self.explanations.get(id)
     }
 
+    /// Queued jobs waiting out of the scheduler's sight until the next
+    /// release.
+    pub fn parked_jobs(&self) -> usize {
+        self.parked
+            .iter()
+            .filter(|id| {
+                self.jobs
+                    .get(*id)
+                    .is_some_and(|job| job.state == JobState::Queued)
+            })
+            .count()
+    }
+
     fn decide(&mut self, at_unix_ms: i64, job_id: &JobId, summary: String) {
         self.recent.push_back(Decision {
             at_unix_ms,
@@ -439,12 +514,14 @@ impl Controller {
     /// Handles one input.
     pub fn handle(&mut self, input: Input, now_unix_ms: i64) -> Vec<Command> {
         match input {
-            Input::Recovered(jobs, keep) => self.recover(jobs, keep),
+            Input::Recovered(jobs, keep) => self.recover(jobs, keep, now_unix_ms),
             Input::Submitted {
                 id,
                 spec,
                 submitted_at_unix_ms,
             } => {
+                // A new job takes capacity, it frees none: parked jobs stay parked.
+                self.fresh.insert(id.clone());
                 self.jobs.insert(
                     id.clone(),
                     LiveJob {
@@ -464,6 +541,7 @@ impl Controller {
             Input::Cancel { id, actor, reason } => self.cancel(&id, &actor, &reason, now_unix_ms),
             Input::Executor(event) => self.executor_event(*event, now_unix_ms),
             Input::Views(views) => {
+                let unseen_before = self.unseen_since.len();
                 for (job_id, since) in std::mem::take(&mut self.unseen_since) {
                     let seen = self
                         .jobs
@@ -478,15 +556,89 @@ impl Controller {
                         self.unseen_since.insert(job_id, since);
                     }
                 }
+                // Capacity, prices or health moved, or a running job's pods
+                // came into view (its reservation in the snapshot ends).
+                let moved = self.unseen_since.len() < unseen_before
+                    || views.len() != self.views.len()
+                    || views.iter().any(|(name, view)| {
+                        self.views.get(name).is_none_or(|old| {
+                            old.health != view.health
+                                || old.synced != view.synced
+                                || old.inventory != view.inventory
+                        })
+                    });
                 self.views = views;
-                self.dirty = true;
+                // Nothing moved: the last plan stands.
+                if moved {
+                    self.release();
+                }
                 Vec::new()
             }
             Input::Tick => self.tick(now_unix_ms),
             Input::DataLocated { uri, job, result } => {
                 self.data_located(uri, job, result, now_unix_ms)
             }
+            Input::CheckpointChecked { check, answer } => {
+                self.checkpoint_checked(&check, answer, now_unix_ms)
+            }
         }
+    }
+
+    /// Checkpoint checks to start (each handed out once; a failed one comes
+    /// back after [`crate::checkpoint::RETRY_EVERY_MS`]). The answers come
+    /// back as [`Input::CheckpointChecked`].
+    pub fn take_checkpoint_checks(&mut self) -> Vec<CheckpointCheck> {
+        self.checkpoints.take_due()
+    }
+
+    /// Holds a requeued job that checkpoints until its prefix is checked.
+    fn hold_for_checkpoint(&mut self, id: &JobId, now: i64) {
+        let Some(job) = self.jobs.get(id) else {
+            return;
+        };
+        let Some(checkpoint) = &job.spec.checkpoint else {
+            return;
+        };
+        let uri = checkpoint.uri.clone();
+        let attempt = job.attempt;
+        self.checkpoints.hold(id, attempt, &uri, now);
+        let entry = self.explanations.entry(id.clone()).or_default();
+        entry.waiting_reason = Some(format!(
+            "checking its checkpoint under {uri} before the next attempt"
+        ));
+        entry.decided_at_unix_ms = now;
+    }
+
+    fn checkpoint_checked(
+        &mut self,
+        check: &CheckpointCheck,
+        answer: CheckpointAnswer,
+        now: i64,
+    ) -> Vec<Command> {
+        let Some(answered) = self.checkpoints.answer(check, answer, now) else {
+            return Vec::new();
+        };
+        if answered.released {
+            self.fresh.insert(check.job.clone());
+            self.dirty = true;
+            if let Some(entry) = self.explanations.get_mut(&check.job) {
+                entry.waiting_reason = None;
+            }
+        }
+        let Some(((code, message), job)) = answered.note.zip(self.jobs.get(&check.job)) else {
+            return Vec::new();
+        };
+        vec![Command::Persist(vec![Transition {
+            job_id: job.id.clone(),
+            expected: job.state,
+            transition: None,
+            attempt: job.attempt,
+            placement: job.placement.clone(),
+            reason: format!("{code}: {message}"),
+            actor: "gantryd".to_owned(),
+            details: json!({"checkpoint": check.uri.to_string(), "message": message}),
+            at_unix_ms: now,
+        }])]
     }
 
     /// Inputs found by a storage adapter.
@@ -510,7 +662,7 @@ impl Controller {
                 };
                 if self.located.get(&uri) != Some(&source) {
                     self.located.insert(uri, source);
-                    self.dirty = true;
+                    self.release();
                 }
                 Vec::new()
             }
@@ -539,6 +691,7 @@ impl Controller {
         &mut self,
         jobs: Vec<RecoveredJob>,
         keep: Vec<(String, WorkloadKey)>,
+        now: i64,
     ) -> Vec<Command> {
         let mut desired: BTreeMap<String, Vec<Desired>> = self
             .settings
@@ -615,8 +768,19 @@ impl Controller {
         for (cluster, desired) in desired {
             commands.push(Command::SetDesired { cluster, desired });
         }
+        // A queued job that ran before the restart may have checkpointed:
+        // check before it resumes, as after a preemption.
+        let resuming: Vec<JobId> = self
+            .jobs
+            .values()
+            .filter(|job| job.state == JobState::Queued && job.attempt > 0)
+            .map(|job| job.id.clone())
+            .collect();
+        for id in resuming {
+            self.hold_for_checkpoint(&id, now);
+        }
         self.recovered = true;
-        self.dirty = true;
+        self.release();
         commands
     }
 
@@ -635,6 +799,10 @@ impl Controller {
         let Some(job) = self.jobs.get_mut(id) else {
             return Vec::new();
         };
+        let ran = job
+            .placement
+            .as_ref()
+            .is_some_and(|placement| placement.started_at_unix_ms.is_some());
         let path = walk(job.state, reached);
         let mut transitions = Vec::new();
         let mut state = job.state;
@@ -679,16 +847,18 @@ impl Controller {
         }
         job.state = state;
         if state == JobState::Queued {
-            self.dirty = true;
             job.lost_since_unix_ms = None;
+            self.release();
+            if ran {
+                self.hold_for_checkpoint(id, now);
+            }
         }
         if matches!(
             state,
             JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Rejected
         ) {
-            self.jobs.remove(id);
-            self.unseen_since.remove(id);
-            self.dirty = true;
+            self.forget(id);
+            self.release();
         }
         transitions
     }
@@ -725,9 +895,8 @@ impl Controller {
             details: json!({}),
             at_unix_ms: now,
         };
-        self.jobs.remove(id);
-        self.unseen_since.remove(id);
-        self.dirty = true;
+        self.forget(id);
+        self.release();
         self.decide(now, id, format!("cancelled by {actor}"));
         let mut commands = vec![Command::Persist(vec![transition])];
         if let Some((cluster, key)) = cluster_key {
@@ -881,7 +1050,7 @@ impl Controller {
                         }
                     }
                 }
-                self.dirty = true;
+                self.release();
             }
             ExecutorEvent::Adopted { .. } | ExecutorEvent::OrphanDeleted { .. } => {}
         }
@@ -893,7 +1062,9 @@ impl Controller {
         if day != self.day {
             self.day = day;
             self.spend_today.clear();
+            self.release();
         }
+        self.checkpoints.tick(now);
         if let Some(last) = self.last_tick_unix_ms {
             let elapsed = now.saturating_sub(last).max(0);
             for job in self.jobs.values() {
@@ -1075,14 +1246,30 @@ impl Controller {
     pub fn pass(&mut self, now: i64) -> Vec<Command> {
         self.dirty = false;
         self.metrics.passes += 1;
-        let queue: Vec<QueuedJob> = self
-            .jobs
-            .values()
-            .filter(|job| job.state == JobState::Queued)
-            .map(|job| {
-                queued_job_located(&job.id, &job.spec, job.submitted_at_unix_ms, &self.located)
-            })
-            .collect();
+        let jobs = &self.jobs;
+        self.checkpoints.retain(|id| {
+            jobs.get(id)
+                .is_some_and(|job| job.state == JobState::Queued)
+        });
+        let fresh = std::mem::take(&mut self.fresh);
+        let checkpoints = &self.checkpoints;
+        let ready = |job: &&LiveJob| job.state == JobState::Queued && !checkpoints.is_held(&job.id);
+        let as_queued = |job: &LiveJob| {
+            queued_job_located(&job.id, &job.spec, job.submitted_at_unix_ms, &self.located)
+        };
+        // After a release, the whole queue; else only what is fresh (the
+        // parked jobs could not be placed anyway: see `parks`).
+        let queue: Vec<QueuedJob> = if std::mem::take(&mut self.wake) {
+            self.parked.clear();
+            jobs.values().filter(ready).map(as_queued).collect()
+        } else {
+            fresh
+                .iter()
+                .filter_map(|id| jobs.get(id))
+                .filter(ready)
+                .map(as_queued)
+                .collect()
+        };
         if queue.is_empty() {
             return Vec::new();
         }
@@ -1194,13 +1381,15 @@ impl Controller {
         }
         for waiting in &plan.waiting {
             let reason = waiting.reason.to_string();
+            if self.parks(&waiting.reason) {
+                self.parked.insert(waiting.job.clone());
+            } else {
+                self.fresh.insert(waiting.job.clone());
+            }
             let entry = self.explanations.entry(waiting.job.clone()).or_default();
             entry.waiting_reason = Some(reason);
             entry.decided_at_unix_ms = now;
         }
-        // Forget explanations of jobs no longer live.
-        let jobs = &self.jobs;
-        self.explanations.retain(|id, _| jobs.contains_key(id));
         let mut commands = Vec::new();
         if !transitions.is_empty() {
             commands.push(Command::Persist(transitions));
@@ -1395,7 +1584,7 @@ impl Controller {
             job.state,
             JobState::Succeeded | JobState::Failed | JobState::Cancelled | JobState::Rejected
         ) {
-            self.jobs.remove(&job.id);
+            self.forget(&job.id);
             return;
         }
         let failures = job.placement.as_ref().map_or(0, |p| p.failures);
@@ -1417,7 +1606,7 @@ impl Controller {
                 lost_since_unix_ms: None,
             },
         );
-        self.dirty = true;
+        self.release();
     }
 
     /// Jobs per cluster that hold capacity there.

@@ -16,7 +16,8 @@
 //!    whose placing transition was refused; then the answers to cancels.
 //!    A refused transition means the controller's picture of that job is
 //!    wrong: the job is read back from the store and the controller resynced.
-//! 4. Publish the status snapshot (rate-limited).
+//! 4. Publish the status snapshot (at most every 250 ms, and less often
+//!    when a snapshot of many live jobs takes long).
 //!
 //! Startup: read every live job from the store, parse its spec, hand them
 //! over as [`Input::Recovered`] (which tells the executor what should run
@@ -31,6 +32,7 @@ use gantry_kube::{ClusterView, Executor, ExecutorEvent, WorkloadKey};
 use gantry_store::{JobQuery, JobRecord, ListOrder, StateUpdate, Store, StoreError, UnixMillis};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::checkpoint::CheckpointAnswer;
 use crate::cloud::{CloudPorts, DataLocations, EndedRun, RunSink};
 use crate::controller::{
     CancelRefused, Command, ControlMetrics, Controller, Decision, Input, JobExplanation, Quote,
@@ -42,6 +44,10 @@ use crate::job::PlacementRecord;
 const BATCH: usize = 4096;
 /// Shortest time between status snapshots.
 const STATUS_EVERY: Duration = Duration::from_millis(250);
+/// A status snapshot walks every live job: with many, the next one waits
+/// this many times as long as the last took, so snapshots take at most
+/// about 5 % of the loop.
+const STATUS_BACKOFF: u32 = 20;
 
 /// What the driver cannot do.
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +100,9 @@ pub struct ControlHandle {
 /// How long a submit waits for the fleet's first listing before it admits a
 /// job without the never-fits check.
 pub const ADMISSION_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a checkpoint check may take before it counts as failed.
+const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a quote waits for the storage adapter to say where its inputs live.
 const QUOTE_LOCATE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -463,6 +472,7 @@ impl Driver {
             }
         }
         self.execute(commands).await;
+        self.start_checkpoint_checks();
         self.publish_admission();
         tracing::info!(jobs = count, "recovered the live jobs from the store");
         Ok(count)
@@ -536,6 +546,7 @@ impl Driver {
         let mut last_pass = tokio::time::Instant::now();
         let mut pass_gap = self.settings.pass_every;
         let mut last_status = tokio::time::Instant::now() - STATUS_EVERY;
+        let mut status_gap = STATUS_EVERY;
         loop {
             let mut commands = Vec::new();
             let mut replies = Vec::new();
@@ -594,13 +605,48 @@ impl Driver {
             if !commands.is_empty() {
                 self.execute(commands).await;
             }
+            self.start_checkpoint_checks();
             for reply in replies {
                 reply();
             }
-            if last_status.elapsed() >= STATUS_EVERY {
+            if last_status.elapsed() >= status_gap {
                 last_status = tokio::time::Instant::now();
                 self.publish_status();
+                status_gap = STATUS_EVERY.max(last_status.elapsed() * STATUS_BACKOFF);
             }
+        }
+    }
+
+    /// Starts the checkpoint checks the controller asks for, off the loop;
+    /// each answer comes back as an input (at once when no adapter reads
+    /// the URI).
+    fn start_checkpoint_checks(&mut self) {
+        for check in self.controller.take_checkpoint_checks() {
+            let lookup = self
+                .cloud
+                .checkpoints
+                .as_ref()
+                .and_then(|checkpoints| checkpoints.exists(&check.uri));
+            let sender = self.sender.clone();
+            let Some(lookup) = lookup else {
+                let _ = sender.send(Message::Input(Input::CheckpointChecked {
+                    check,
+                    answer: CheckpointAnswer::NoAdapter,
+                }));
+                continue;
+            };
+            tokio::spawn(async move {
+                let answer = match tokio::time::timeout(CHECKPOINT_TIMEOUT, lookup).await {
+                    Ok(Ok(true)) => CheckpointAnswer::Found,
+                    Ok(Ok(false)) => CheckpointAnswer::Empty,
+                    Ok(Err(message)) => CheckpointAnswer::Failed(message),
+                    Err(_) => CheckpointAnswer::Failed(format!(
+                        "no answer within {} s",
+                        CHECKPOINT_TIMEOUT.as_secs()
+                    )),
+                };
+                let _ = sender.send(Message::Input(Input::CheckpointChecked { check, answer }));
+            });
         }
     }
 

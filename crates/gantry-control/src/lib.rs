@@ -15,6 +15,7 @@
 //! states after submit, and it never launches an attempt before the
 //! transition that placed it has been committed.
 
+pub mod checkpoint;
 pub mod cloud;
 pub mod controller;
 pub mod driver;
@@ -22,7 +23,11 @@ pub mod job;
 pub mod offers;
 pub mod walk;
 
-pub use cloud::{CloudPorts, DataLocations, EndedRun, LocateFuture, LocatedData, RunSink};
+pub use checkpoint::{CheckpointAnswer, CheckpointCheck};
+pub use cloud::{
+    CheckpointFuture, Checkpoints, CloudPorts, DataLocations, EndedRun, LocateFuture, LocatedData,
+    RunSink,
+};
 pub use controller::{
     CancelRefused, Command, ControlMetrics, ControlSettings, Controller, Decision, Input,
     JobExplanation, NamedCandidate, Quote, RecoveredJob, TeamUsage, Transition,

@@ -14,7 +14,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use gantry_control::offers::SpotRates;
-use gantry_control::{Command, ControlSettings, Controller, Input, RecoveredJob, Transition};
+use gantry_control::{
+    CheckpointAnswer, Command, ControlSettings, Controller, Input, RecoveredJob, Transition,
+};
 use gantry_core::{
     CapacityType, Cloud, GpuModel, JobId, JobSpec, JobState, JobTransition, Money, TeamPath,
     TeamQuota,
@@ -428,6 +430,119 @@ fn team_quotas_are_hard_limits() {
         .find(|u| u.team.as_ref().map(TeamPath::as_str) == Some("nlp"))
         .unwrap();
     assert_eq!((nlp.gpus, nlp.queued), (8, 1));
+}
+
+fn decided_at(controller: &Controller, job: &str) -> i64 {
+    controller.explanation(&id(job)).unwrap().decided_at_unix_ms
+}
+
+#[test]
+fn a_job_over_quota_is_parked_until_something_is_released() {
+    let team = TeamQuota {
+        team: TeamPath::parse("nlp").unwrap(),
+        gpus: Some(8),
+        gpus_by_model: BTreeMap::new(),
+        cpu_millis: None,
+        memory_bytes: None,
+        budget_per_day: None,
+    };
+    let mut controller = started(vec![team]);
+    submit(&mut controller, "job-1", spec("one", 8, ""));
+    submit(&mut controller, "job-2", spec("two", 8, ""));
+    controller.pass(NOW);
+    assert_eq!(controller.parked_jobs(), 1);
+    // A new job frees nothing: the parked one is not weighed again.
+    submit(&mut controller, "job-3", spec("three", 8, ""));
+    assert!(controller.needs_pass());
+    assert!(persisted(&controller.pass(NOW + 1_000)).is_empty());
+    assert_eq!(decided_at(&controller, "job-2"), NOW);
+    assert_eq!(decided_at(&controller, "job-3"), NOW + 1_000);
+    assert_eq!(controller.parked_jobs(), 2);
+    // The same views again move nothing either.
+    let same = controller.views().clone();
+    controller.handle(Input::Views(same), NOW + 1_500);
+    controller.pass(NOW + 1_500);
+    assert_eq!(decided_at(&controller, "job-2"), NOW);
+    // job-1 ends: both wake, and the older one takes the quota.
+    controller.handle(
+        phase("job-1", 1, "c1", Phase::Running, "Running"),
+        NOW + 2_000,
+    );
+    controller.handle(
+        phase("job-1", 1, "c1", Phase::Succeeded, "Completed"),
+        NOW + 3_000,
+    );
+    let commands = controller.pass(NOW + 4_000);
+    assert_eq!(transitions_of(&commands, "job-2"), [JobTransition::Place]);
+    assert!(transitions_of(&commands, "job-3").is_empty());
+    assert_eq!(decided_at(&controller, "job-3"), NOW + 4_000);
+    assert_eq!(controller.parked_jobs(), 1);
+}
+
+#[test]
+fn a_job_that_ran_waits_for_its_checkpoint_check_before_it_is_placed_again() {
+    let mut controller = started(Vec::new());
+    let checkpointing = "  checkpoint: {uri: 'gs://ckpt/job-c/', everyMinutes: 30}\n";
+    submit(&mut controller, "job-c", spec("c", 8, checkpointing));
+    controller.pass(NOW);
+    // Running: nothing to check yet.
+    controller.handle(phase("job-c", 1, "c1", Phase::Running, "Running"), NOW + 1);
+    assert!(controller.take_checkpoint_checks().is_empty());
+    controller.handle(
+        phase("job-c", 1, "c1", Phase::Preempted, "SpotInterruption"),
+        NOW + 2,
+    );
+    assert_eq!(state(&controller, "job-c"), Some(JobState::Queued));
+    let checks = controller.take_checkpoint_checks();
+    assert_eq!(checks.len(), 1);
+    let check = checks.into_iter().next().unwrap();
+    assert_eq!(
+        (check.attempt, check.uri.to_string().as_str()),
+        (1, "gs://ckpt/job-c/")
+    );
+    // Held: a pass does not place it, and its explanation says why.
+    assert!(persisted(&controller.pass(NOW + 3)).is_empty());
+    let waiting = controller
+        .explanation(&id("job-c"))
+        .unwrap()
+        .waiting_reason
+        .clone();
+    assert!(waiting.unwrap().contains("checkpoint"));
+    // A failed check holds it and is retried later, with one event.
+    let failed = controller.handle(
+        Input::CheckpointChecked {
+            check: check.clone(),
+            answer: CheckpointAnswer::Failed("permission denied".to_owned()),
+        },
+        NOW + 4,
+    );
+    assert!(
+        persisted(&failed)[0]
+            .reason
+            .starts_with("CheckpointCheckFailed")
+    );
+    assert!(persisted(&controller.pass(NOW + 5)).is_empty());
+    controller.handle(Input::Tick, NOW + 4 + 30_000);
+    assert_eq!(
+        controller.take_checkpoint_checks(),
+        std::slice::from_ref(&check)
+    );
+    let found = controller.handle(
+        Input::CheckpointChecked {
+            check,
+            answer: CheckpointAnswer::Found,
+        },
+        NOW + 40_000,
+    );
+    let note = &persisted(&found)[0];
+    assert_eq!(note.transition, None);
+    assert!(
+        note.reason.starts_with("CheckpointFound"),
+        "{}",
+        note.reason
+    );
+    let again = controller.pass(NOW + 40_001);
+    assert_eq!(transitions_of(&again, "job-c"), [JobTransition::Place]);
 }
 
 #[test]

@@ -26,7 +26,10 @@ use gantry_cloud::prices::{
 use gantry_cloud::provenance::{
     ExportStats, ProvenanceConfig, ProvenanceExporter, RunInput, RunPlacement, RunRecord,
 };
-use gantry_control::{CloudPorts, DataLocations, EndedRun, LocateFuture, LocatedData, RunSink};
+use gantry_control::{
+    CheckpointFuture, Checkpoints, CloudPorts, DataLocations, EndedRun, LocateFuture, LocatedData,
+    RunSink,
+};
 use gantry_core::{
     CapacityType, Cloud, ClusterAccess, DataUri, FleetConfig, PriceTable, StorageScheme,
 };
@@ -118,6 +121,7 @@ impl Clouds {
             clouds.ports.locations = Some(Arc::new(GcsLocations {
                 locator: locator.clone(),
             }));
+            clouds.ports.checkpoints = Some(Arc::new(GcsCheckpoints { api: api.clone() }));
             if let Some(provenance) = &apis.provenance {
                 let exporter = Arc::new(ProvenanceExporter::start(
                     api,
@@ -423,6 +427,27 @@ impl DataLocations for GcsLocations {
                 }),
                 Err(error) => Err(error.to_string()),
             }
+        }))
+    }
+}
+
+/// `gs://` checkpoint prefixes checked with one listing request.
+#[derive(Debug)]
+struct GcsCheckpoints {
+    api: Arc<dyn GcsApi>,
+}
+
+impl Checkpoints for GcsCheckpoints {
+    fn exists(&self, uri: &DataUri) -> Option<CheckpointFuture> {
+        if uri.scheme != StorageScheme::Gcs {
+            return None;
+        }
+        let api = self.api.clone();
+        let uri = uri.clone();
+        Some(Box::pin(async move {
+            gantry_cloud::gcs::checkpoint_exists(&*api, &uri)
+                .await
+                .map_err(|error| error.to_string())
         }))
     }
 }
