@@ -86,15 +86,14 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = sqlite.clone();
 
     let sims = if settings.has_simulated_clusters() {
-        let sims = SimFleet::start(
+        let sims = SimHost::start(
             &settings.config,
             SimOptions {
                 time_scale: cli.time_scale,
                 ..SimOptions::default()
             },
         )
-        .await
-        .context("cannot start the simulated clusters")?;
+        .await?;
         sims.write_kubeconfig(&sim_kubeconfig)
             .context("cannot write the simulated clusters' kubeconfig")?;
         for cluster in sims.clusters() {
@@ -223,6 +222,52 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     tracing::info!("gantryd stopped");
     Ok(())
+}
+
+/// The simulated clusters, on a tokio runtime of their own: their API
+/// servers and controllers are busy CPU work under load, and on the
+/// daemon's runtime they would hold its workers from the control loop and
+/// the API (a real cluster runs on other machines; here the OS at least
+/// shares the cores fairly between the two runtimes).
+struct SimHost {
+    fleet: SimFleet,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl SimHost {
+    async fn start(
+        config: &gantry_core::FleetConfig,
+        options: SimOptions,
+    ) -> anyhow::Result<SimHost> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("gantry-sim")
+            .enable_all()
+            .build()
+            .context("cannot start a runtime for the simulated clusters")?;
+        let config = config.clone();
+        let fleet = runtime
+            .spawn(async move { SimFleet::start(&config, options).await })
+            .await
+            .context("the simulated clusters' start was cancelled")?
+            .context("cannot start the simulated clusters")?;
+        Ok(SimHost { fleet, runtime })
+    }
+
+    fn write_kubeconfig(&self, path: &std::path::Path) -> Result<(), gantry_sim::SimError> {
+        self.fleet.write_kubeconfig(path)
+    }
+
+    fn clusters(&self) -> &[Arc<gantry_sim::SimCluster>] {
+        self.fleet.clusters()
+    }
+
+    async fn shutdown(self) {
+        let SimHost { fleet, runtime } = self;
+        let _ = runtime.spawn(fleet.shutdown()).await;
+        // Dropping a runtime may block; from async code it must go in the background.
+        runtime.shutdown_background();
+    }
 }
 
 async fn axum_serve(
