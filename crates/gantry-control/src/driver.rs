@@ -594,6 +594,7 @@ impl Driver {
                 let controller = &mut self.controller;
                 let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
                     == tokio::runtime::RuntimeFlavor::MultiThread;
+                let before = commands.len();
                 commands.extend(if multi_thread {
                     tokio::task::block_in_place(|| controller.pass(now_unix_ms()))
                 } else {
@@ -601,9 +602,21 @@ impl Driver {
                 });
                 last_pass = tokio::time::Instant::now();
                 pass_gap = self.settings.pass_every.max(started.elapsed() * 2);
+                tracing::debug!(
+                    took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    commands = commands.len() - before,
+                    "scheduling pass"
+                );
             }
             if !commands.is_empty() {
+                let started = tokio::time::Instant::now();
+                let count = commands.len();
                 self.execute(commands).await;
+                tracing::debug!(
+                    took_ms = started.elapsed().as_secs_f64() * 1000.0,
+                    commands = count,
+                    "commands carried out"
+                );
             }
             self.start_checkpoint_checks();
             for reply in replies {

@@ -91,7 +91,10 @@ impl Daemon {
             .current_dir(dir)
             .args(["--config", "bench.yaml", "--log-format", "json"])
             .args(["--grpc", "127.0.0.1:0", "--http", "127.0.0.1:0"])
-            .env("GANTRY_LOG", "warn,gantryd=info")
+            .env(
+                "GANTRY_LOG",
+                std::env::var("BENCH_LOG").unwrap_or_else(|_| "warn,gantryd=info".to_owned()),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -102,6 +105,9 @@ impl Daemon {
             let mut ready = Some(ready);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                if std::env::var_os("BENCH_LOG").is_some() {
+                    eprintln!("{line}");
+                }
                 if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line)
                     && value["fields"]["message"] == "gantryd serving"
                     && let Some(ready) = ready.take()
