@@ -807,8 +807,12 @@ impl<'a> Simulation<'a> {
 
     /// Drops started jobs from the queue and moves marked ones to `parked`.
     fn partition_queue(&mut self) {
+        // The vectors are rebuilt with room reserved once (and `parked`
+        // keeps its capacity across calls): this runs after most calls.
         let jobs = std::mem::take(&mut self.queue_jobs);
         let queued = std::mem::take(&mut self.snapshot.queue);
+        self.queue_jobs.reserve(jobs.len());
+        self.snapshot.queue.reserve(jobs.len());
         for (job, entry) in jobs.into_iter().zip(queued) {
             let still_queued = self
                 .states
@@ -837,7 +841,8 @@ impl<'a> Simulation<'a> {
     /// now fit its headroom (one that does not cannot be placed: a team limit
     /// binds on every offer alike).
     fn unpark(&mut self) {
-        let mut woken = std::mem::take(&mut self.parked);
+        let mut woken = Vec::with_capacity(self.parked.len());
+        woken.append(&mut self.parked);
         let released_teams = std::mem::take(&mut self.released_teams);
         let mut binding: BTreeSet<TeamPath> = BTreeSet::new();
         for team in &released_teams {
@@ -900,6 +905,10 @@ impl<'a> Simulation<'a> {
         parked.sort_by_key(|(job, _)| key(*job));
         let active_jobs = std::mem::take(&mut self.queue_jobs);
         let active = std::mem::take(&mut self.snapshot.queue);
+        self.queue_jobs.reserve(active_jobs.len() + parked.len());
+        self.snapshot
+            .queue
+            .reserve(active_jobs.len() + parked.len());
         let mut left = active_jobs.into_iter().zip(active).peekable();
         let mut right = parked.into_iter().peekable();
         loop {
