@@ -8,7 +8,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
 use std::rc::Rc;
 
-use gantry_core::{Money, TeamPath};
+use gantry_core::Money;
 
 use crate::candidates::{Signature, capacity_rank, no_match_detail, static_rejection};
 use crate::capacity::OfferCapacity;
@@ -77,8 +77,9 @@ struct Pass<'a> {
     running_by_offer: Option<Vec<Vec<usize>>>,
     /// Lowest priority of a preemptible running job anywhere.
     lowest_preemptible_overall: u32,
-    /// Ledger id of each queued job's team.
-    team_ids: Vec<usize>,
+    /// Ledger id of each queued job's team, looked up when first needed
+    /// (most waiting jobs are turned away before their team matters).
+    team_ids: Vec<Option<usize>>,
     preempted: BTreeSet<usize>,
     plan: Plan,
     /// Set when a job blocks the queue (no backfill).
@@ -183,11 +184,7 @@ impl<'a> Pass<'a> {
             let region = offer_regions.get(allocation.offer).copied().flatten();
             ledger.add(team, &usage, region);
         }
-        let team_ids = snapshot
-            .queue
-            .iter()
-            .map(|job| ledger.intern(&job.team))
-            .collect();
+        let team_ids = vec![None; snapshot.queue.len()];
         Pass {
             snapshot,
             policy,
@@ -225,8 +222,7 @@ impl<'a> Pass<'a> {
     /// Priority first; within a priority, the team with the lowest dominant
     /// share goes next; FIFO within a team.
     fn run_fair_share(&mut self) {
-        let mut levels: BTreeMap<Reverse<u32>, BTreeMap<TeamPath, VecDeque<usize>>> =
-            BTreeMap::new();
+        let mut levels: BTreeMap<Reverse<u32>, BTreeMap<usize, VecDeque<usize>>> = BTreeMap::new();
         let mut order: Vec<usize> = (0..self.snapshot.queue.len()).collect();
         order.sort_by_key(|&index| {
             (
@@ -237,18 +233,21 @@ impl<'a> Pass<'a> {
                 index,
             )
         });
+        // Teams by ledger id: the order of teams never decides (heads are
+        // unique in the heap key), and an id costs no allocation per job.
         for index in order {
+            let team = self.team_id(index);
             if let Some(job) = self.snapshot.queue.get(index) {
                 levels
                     .entry(Reverse(job.priority))
                     .or_default()
-                    .entry(job.team.clone())
+                    .entry(team)
                     .or_default()
                     .push_back(index);
             }
         }
         for (_, mut teams) in levels {
-            let team_names: Vec<TeamPath> = teams.keys().cloned().collect();
+            let team_names: Vec<usize> = teams.keys().copied().collect();
             let mut heap: BinaryHeap<Reverse<(u64, Seconds, usize, usize)>> = BinaryHeap::new();
             for (team_index, team) in team_names.iter().enumerate() {
                 if let Some(&head) = teams.get(team).and_then(VecDeque::front) {
@@ -273,19 +272,34 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn fair_share_key(&self, head: usize, team_index: usize) -> (u64, Seconds, usize, usize) {
+    fn fair_share_key(&mut self, head: usize, team_index: usize) -> (u64, Seconds, usize, usize) {
         let submitted = self
             .snapshot
             .queue
             .get(head)
             .map_or(0, |job| job.submitted_at);
-        let team = self.team_ids.get(head).copied().unwrap_or(usize::MAX);
+        let team = self.team_id(head);
         (
             self.ledger.dominant_share_ppm(team, self.fleet_gpus),
             submitted,
             head,
             team_index,
         )
+    }
+
+    /// The ledger id of the team of the queued job at `job_index`.
+    fn team_id(&mut self, job_index: usize) -> usize {
+        if let Some(Some(id)) = self.team_ids.get(job_index) {
+            return *id;
+        }
+        let Some(job) = self.snapshot.queue.get(job_index) else {
+            return usize::MAX;
+        };
+        let id = self.ledger.intern(&job.team);
+        if let Some(slot) = self.team_ids.get_mut(job_index) {
+            *slot = Some(id);
+        }
+        id
     }
 
     fn consider(&mut self, job_index: usize) {
@@ -432,7 +446,6 @@ impl<'a> Pass<'a> {
     }
 
     fn place(&mut self, job_index: usize, job: &'a QueuedJob) -> Result<(), WaitReason> {
-        let team = self.team_ids.get(job_index).copied().unwrap_or(usize::MAX);
         let signature = self.signature_index(job, Signature::of(job));
         let sorted = self
             .signatures
@@ -458,6 +471,7 @@ impl<'a> Pass<'a> {
             });
         }
 
+        let team = self.team_id(job_index);
         let totals = Usage {
             gpus: u64::from(job.replica.gpus) * u64::from(job.replicas),
             cpu_millis: job.replica.cpu_millis * u64::from(job.replicas),
