@@ -24,14 +24,17 @@
 //! many of them are woken, oldest first, as the released room and the team's
 //! headroom could take: room counts only in regions where something was
 //! released, unless the team's own usage fell (`Simulation::wake_groups`
-//! says why this is exact). Otherwise every waiter is woken. Parking is
-//! exact, not a heuristic, given three properties of the replayed workload
-//! and scheduler: every job has the same priority (so nothing preempts),
-//! every policy backfills (a waiting job holds nothing back), and a job that
-//! found no room, or was over a limit, cannot be placed once capacity and
-//! quota have only shrunk. Parking is off when some team has a budget (the
-//! budget left changes with the time of day). `--no-parking` shows the whole
-//! queue at every call; the reports are the same, only slower.
+//! says why this is exact). Otherwise every waiter is woken. A job that
+//! turned room down for patience (`WaitReason::Patience`) is not parked, and
+//! a `PatienceEnds` event calls the scheduler again when its patience ends.
+//! Parking is exact, not a heuristic, given three properties of the
+//! replayed workload and scheduler: every job has the same priority (so
+//! nothing preempts), every policy backfills (a waiting job holds nothing
+//! back), and a job that found no room, or was over a limit, cannot be
+//! placed once capacity and quota have only shrunk. Parking is off when some
+//! team has a budget (the budget left changes with the time of day).
+//! `--no-parking` shows the whole queue at every call; the reports are the
+//! same, only slower.
 //!
 //! Scheduling cycle (`ReplayInput::cycle_s`, default 0): with N > 0 the
 //! events of each N seconds are collected and the scheduler is called once at
@@ -202,11 +205,21 @@ struct JobState {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
-    Completion { job: u32, start: u32 },
-    SpotChange { pool: u32, available: bool },
-    NodeInterruption { pool: u32 },
+    Completion {
+        job: u32,
+        start: u32,
+    },
+    SpotChange {
+        pool: u32,
+        available: bool,
+    },
+    NodeInterruption {
+        pool: u32,
+    },
     DayTick,
     Cycle,
+    /// Some job's patience ends (`WaitReason::Patience`): decide again.
+    PatienceEnds,
 }
 
 /// Small deterministic generator (SplitMix64).
@@ -286,6 +299,8 @@ struct Simulation<'a> {
     touched_regions: Vec<bool>,
     /// Per job: to be parked by the next `partition_queue`, and where.
     park_mark: Vec<Option<Park>>,
+    /// Times of pending `PatienceEnds` events (one event per time).
+    patience_wakes: BTreeSet<Seconds>,
     /// Capacity, quota or budget was released since the last decision.
     released: bool,
     /// Teams whose jobs stopped since the last decision.
@@ -422,6 +437,7 @@ impl<'a> Simulation<'a> {
             pool_region: pool_region.clone(),
             touched_regions: vec![false; pool_region.iter().max().map_or(0, |max| max + 1)],
             released: false,
+            patience_wakes: BTreeSet::new(),
             released_teams: BTreeSet::new(),
             outcome: Outcome {
                 jobs: input.jobs.len(),
@@ -533,7 +549,7 @@ impl<'a> Simulation<'a> {
                 self.changed = false;
                 if self.released {
                     self.released = false;
-                    self.unpark();
+                    self.unpark(now);
                 }
                 if !self.queue_jobs.is_empty() {
                     for _ in 0..MAX_ROUNDS_PER_INSTANT {
@@ -643,6 +659,10 @@ impl<'a> Simulation<'a> {
                 interrupted
             }
             EventKind::Cycle => false,
+            EventKind::PatienceEnds => {
+                self.patience_wakes.remove(&now);
+                true
+            }
             EventKind::DayTick => {
                 self.push_event(now + 86_400, EventKind::DayTick);
                 self.spend_by_team
@@ -807,11 +827,23 @@ impl<'a> Simulation<'a> {
         }
         // Jobs the plan leaves waiting for a reason that only a release can
         // lift are parked (see `park`).
+        // A job that found room and turned it down decides again when its
+        // patience ends, if nothing else happens first.
+        for waiting in &plan.waiting {
+            if let WaitReason::Patience { until, .. } = waiting.reason
+                && until > now
+                && self.patience_wakes.insert(until)
+            {
+                self.push_event(until, EventKind::PatienceEnds);
+            }
+        }
         let mut parked_any = false;
         if self.parking {
             for waiting in &plan.waiting {
                 let park = match &waiting.reason {
-                    WaitReason::BehindEarlierJob(_) | WaitReason::AwaitingPreemption => None,
+                    WaitReason::BehindEarlierJob(_)
+                    | WaitReason::AwaitingPreemption
+                    | WaitReason::Patience { .. } => None,
                     WaitReason::TeamQuota { .. }
                     | WaitReason::Capacity { .. }
                     | WaitReason::CloudQuota { .. }
@@ -870,7 +902,7 @@ impl<'a> Simulation<'a> {
     /// Wakes parked jobs after a release: every job parked until any
     /// release, and those of each group that could now be placed (see
     /// `wake_groups`).
-    fn unpark(&mut self) {
+    fn unpark(&mut self, now: Seconds) {
         let mut woken = Vec::with_capacity(self.parked.len());
         woken.append(&mut self.parked);
         let released_teams = std::mem::take(&mut self.released_teams);
@@ -878,7 +910,7 @@ impl<'a> Simulation<'a> {
         for team in &released_teams {
             binding.extend(team.ancestors_and_self());
         }
-        self.wake_groups(&binding, &mut woken);
+        self.wake_groups(&binding, now, &mut woken);
         self.touched_regions
             .iter_mut()
             .for_each(|touched| *touched = false);
@@ -912,7 +944,12 @@ impl<'a> Simulation<'a> {
     /// Every parked job is checked at every release, so a member left
     /// parked keeps the premise: it was turned away (or would have been)
     /// at the last call, and nothing was released for it since.
-    fn wake_groups(&mut self, released: &BTreeSet<TeamPath>, woken: &mut Vec<(u32, QueuedJob)>) {
+    fn wake_groups(
+        &mut self,
+        released: &BTreeSet<TeamPath>,
+        now: Seconds,
+        woken: &mut Vec<(u32, QueuedJob)>,
+    ) {
         let groups = std::mem::take(&mut self.parked_by_group);
         let jobs = self.input.jobs;
         let key = |job: u32| (jobs.get(job as usize).map_or(0, |j| j.submit_s), job);
@@ -969,11 +1006,27 @@ impl<'a> Simulation<'a> {
                 }
             }
             members.sort_by_key(|(job, _)| key(*job));
-            let wake = usize::try_from(room)
-                .unwrap_or(usize::MAX)
-                .min(members.len());
-            let rest = members.split_off(wake);
-            woken.extend(members);
+            // A member still within its patience may turn down a fit, so
+            // the bound holds for the impatient ones only: the patient are
+            // all woken.
+            let patience = self.policy.patience;
+            let patient = |entry: &QueuedJob| {
+                patience.is_some_and(|patience| {
+                    now < patience.until(entry.submitted_at, entry.expected_runtime_s)
+                })
+            };
+            let mut wake = usize::try_from(room).unwrap_or(usize::MAX);
+            let mut rest = Vec::new();
+            for (job, entry) in members {
+                if patient(&entry) {
+                    woken.push((job, entry));
+                } else if wake > 0 {
+                    wake -= 1;
+                    woken.push((job, entry));
+                } else {
+                    rest.push((job, entry));
+                }
+            }
             if !rest.is_empty() {
                 self.parked_by_group.insert(group, rest);
             }

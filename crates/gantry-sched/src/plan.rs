@@ -182,6 +182,16 @@ pub enum WaitReason {
     BehindEarlierJob(JobId),
     /// Preemption is under way to make room; it will be placed when the victims stop.
     AwaitingPreemption,
+    /// Its cheapest acceptable offer is busy and the offer with room costs
+    /// much more: it waits for the cheaper one (`Policy::patience`).
+    Patience {
+        /// When it stops waiting and takes what has room.
+        until: Seconds,
+        /// Expected cost on the cheapest acceptable offer (a lower bound).
+        cheapest: Money,
+        /// Expected cost on the offer it could have now.
+        now: Money,
+    },
 }
 
 impl std::fmt::Display for WaitReason {
@@ -217,6 +227,14 @@ impl std::fmt::Display for WaitReason {
             WaitReason::AwaitingPreemption => {
                 formatter.write_str("preempting lower-priority jobs to make room")
             }
+            WaitReason::Patience {
+                until,
+                cheapest,
+                now,
+            } => write!(
+                formatter,
+                "waiting until {until} for a busy offer expected to cost {cheapest} rather than {now} now"
+            ),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The scheduling pass: order the queue, and for each job weigh every offer
 //! that could run it, cheapest first by the policy's measure, taking the
-//! first that passes the hourly cap, the quotas and the free capacity;
+//! first that passes the hourly cap, the quotas and the free capacity
+//! (unless, under `Policy::patience`, it costs much more than the job's
+//! cheapest acceptable offer and the job may still wait for that one);
 //! preempt when a higher-priority job fits nowhere else; say why every
 //! other job waits.
 
@@ -531,6 +533,12 @@ impl<'a> Pass<'a> {
                     &no_room,
                 ) {
                     Ok(fit) => {
+                        if let Some(reason) = self.patience(job, &candidate, &sorted) {
+                            if let Some(state) = self.signatures.get_mut(signature) {
+                                state.no_room = no_room;
+                            }
+                            return Err(reason);
+                        }
                         self.explain(&mut explained, &candidate, None);
                         self.commit(team, job, &candidate, &fit, seconds_until_midnight);
                         // Fill the explanation with the next cheapest, for `gantry describe`.
@@ -639,6 +647,39 @@ impl<'a> Pass<'a> {
                 limit: job.placement.max_hourly_cost.unwrap_or(Money::ZERO),
                 cheapest,
             },
+        })
+    }
+
+    /// Why `job` should rather wait than take `candidate`, the cheapest
+    /// offer with room: under [`Policy::patience`], while its wait lasts, if
+    /// the cheapest acceptable offer (busy or not, by its lower bound) is
+    /// much cheaper.
+    fn patience(
+        &self,
+        job: &QueuedJob,
+        candidate: &Priced,
+        sorted: &[(i64, usize)],
+    ) -> Option<WaitReason> {
+        let patience = self.policy.patience?;
+        if self.policy.offer_choice != OfferChoice::LowestExpectedCost {
+            return None;
+        }
+        let until = patience.until(job.submitted_at, job.expected_runtime_s);
+        if self.now >= until {
+            return None;
+        }
+        let &(bound, _) = sorted.first()?;
+        let cheapest = i128::from(self.lower_bound(job, bound).max(0));
+        let now = candidate.cost.total();
+        let allowed = cheapest + cheapest * i128::from(patience.costlier_by_percent) / 100;
+        let allowed = allowed.max(cheapest + 1_000_000);
+        if i128::from(now.micros()) <= allowed {
+            return None;
+        }
+        Some(WaitReason::Patience {
+            until,
+            cheapest: Money::from_micros(i64::try_from(cheapest).unwrap_or(i64::MAX)),
+            now,
         })
     }
 
