@@ -25,8 +25,9 @@
 //! headroom could take: room counts only in regions where something was
 //! released, unless the team's own usage fell (`Simulation::wake_groups`
 //! says why this is exact). Otherwise every waiter is woken. A job that
-//! turned room down for patience (`WaitReason::Patience`) is not parked, and
-//! a `PatienceEnds` event calls the scheduler again when its patience ends.
+//! turned room down for patience (`WaitReason::Patience`) is parked until
+//! anything is released or a `PatienceEnds` event, at the end of its
+//! patience, counts as one.
 //! Parking is exact, not a heuristic, given three properties of the
 //! replayed workload and scheduler: every job has the same priority (so
 //! nothing preempts), every policy backfills (a waiting job holds nothing
@@ -661,6 +662,7 @@ impl<'a> Simulation<'a> {
             EventKind::Cycle => false,
             EventKind::PatienceEnds => {
                 self.patience_wakes.remove(&now);
+                self.released = true;
                 true
             }
             EventKind::DayTick => {
@@ -841,9 +843,11 @@ impl<'a> Simulation<'a> {
         if self.parking {
             for waiting in &plan.waiting {
                 let park = match &waiting.reason {
-                    WaitReason::BehindEarlierJob(_)
-                    | WaitReason::AwaitingPreemption
-                    | WaitReason::Patience { .. } => None,
+                    WaitReason::BehindEarlierJob(_) | WaitReason::AwaitingPreemption => None,
+                    // Turned room down: with nothing released, what has
+                    // room now had room then, so it would again, until its
+                    // patience ends (which counts as a release).
+                    WaitReason::Patience { .. } => Some(Park::UntilAnyRelease),
                     WaitReason::TeamQuota { .. }
                     | WaitReason::Capacity { .. }
                     | WaitReason::CloudQuota { .. }
