@@ -182,15 +182,16 @@ pub enum WaitReason {
     BehindEarlierJob(JobId),
     /// Preemption is under way to make room; it will be placed when the victims stop.
     AwaitingPreemption,
-    /// Its cheapest acceptable offer is busy and the offer with room costs
-    /// much more: it waits for the cheaper one (`Policy::patience`).
+    /// Its cheapest acceptable offer is busy, and so is every offer that
+    /// costs little more: it waits for one rather than pay more
+    /// (`Policy::patience`).
     Patience {
         /// When it stops waiting and takes what has room.
         until: Seconds,
         /// Expected cost on the cheapest acceptable offer (a lower bound).
         cheapest: Money,
-        /// Expected cost on the offer it could have now.
-        now: Money,
+        /// The most it accepts to cost until then.
+        limit: Money,
     },
 }
 
@@ -230,10 +231,10 @@ impl std::fmt::Display for WaitReason {
             WaitReason::Patience {
                 until,
                 cheapest,
-                now,
+                limit,
             } => write!(
                 formatter,
-                "waiting until {until} for a busy offer expected to cost {cheapest} rather than {now} now"
+                "waiting until {until} for a busy offer: the cheapest is expected to cost {cheapest}, and none with room costs at most {limit}"
             ),
         }
     }

@@ -99,6 +99,9 @@ struct SignatureState {
     no_room: HashSet<usize, FastHash>,
     /// No room left on any offer (until a preemption frees some).
     exhausted: bool,
+    /// How many offers at the start of `sorted` are known to be without
+    /// room (for patient jobs, which weigh only a prefix).
+    full_prefix: usize,
 }
 
 /// A job's egress cost per destination (cloud, region), computed once each.
@@ -442,6 +445,7 @@ impl<'a> Pass<'a> {
             sorted: sorted.into(),
             no_room: HashSet::default(),
             exhausted: false,
+            full_prefix: 0,
         });
         self.signature_ids.insert(signature, index);
         index
@@ -488,6 +492,34 @@ impl<'a> Pass<'a> {
             return Err(reason);
         }
 
+        // A patient job weighs only offers within its limit: a prefix of
+        // `sorted` (bounds rise along it). When every one of them is known
+        // full it waits at once.
+        let patience = self.patience(job, &sorted, preemption_possible);
+        if let Some((limit, reason)) = &patience
+            && let Some(state) = self.signatures.get_mut(signature)
+        {
+            while let Some(&(_, offer)) = sorted.get(state.full_prefix)
+                && state.no_room.contains(&offer)
+            {
+                state.full_prefix += 1;
+            }
+            let first_open = sorted.get(state.full_prefix).map(|&(bound, _)| bound);
+            match first_open {
+                None => {
+                    return Err(WaitReason::Capacity {
+                        matching_offers: sorted.len(),
+                    });
+                }
+                Some(bound) if self.lower_bound(job, bound) > *limit => {
+                    return Err(reason.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        let patience_limit = patience.as_ref().map(|(limit, _)| *limit);
+        let mut waits_for_patience = false;
+
         let seconds_until_midnight = spend_horizon(self.snapshot, self.ledger.midnight, self.now);
         let mut explained: Vec<Candidate> = Vec::new();
         let mut first_failure: Option<WaitReason> = None;
@@ -509,6 +541,18 @@ impl<'a> Pass<'a> {
             let next_bound = sorted
                 .get(next)
                 .map(|&(bound, _)| self.lower_bound(job, bound));
+            if let Some(limit) = patience_limit {
+                // Nothing left within the limit: wait for the busy ones.
+                let lowest = match (heap.peek(), next_bound) {
+                    (Some(Reverse((key, _))), Some(bound)) => Some(key.0.min(bound)),
+                    (Some(Reverse((key, _))), None) => Some(key.0),
+                    (None, bound) => bound,
+                };
+                if lowest.is_some_and(|lowest| lowest > limit) {
+                    waits_for_patience = true;
+                    break;
+                }
+            }
             let ready = match (heap.peek(), next_bound) {
                 (Some(Reverse((key, _))), Some(bound)) => key.0 < bound,
                 (Some(_), None) => true,
@@ -533,12 +577,6 @@ impl<'a> Pass<'a> {
                     &no_room,
                 ) {
                     Ok(fit) => {
-                        if let Some(reason) = self.patience(job, &candidate, &sorted) {
-                            if let Some(state) = self.signatures.get_mut(signature) {
-                                state.no_room = no_room;
-                            }
-                            return Err(reason);
-                        }
                         self.explain(&mut explained, &candidate, None);
                         self.commit(team, job, &candidate, &fit, seconds_until_midnight);
                         // Fill the explanation with the next cheapest, for `gantry describe`.
@@ -628,6 +666,9 @@ impl<'a> Pass<'a> {
                 state.exhausted = true;
             }
         }
+        if waits_for_patience && let Some((_, reason)) = patience {
+            return Err(reason);
+        }
         if preemption_possible && !newly_full.is_empty() {
             let mut all: Vec<Priced> = sorted
                 .iter()
@@ -650,18 +691,18 @@ impl<'a> Pass<'a> {
         })
     }
 
-    /// Why `job` should rather wait than take `candidate`, the cheapest
-    /// offer with room: under [`Policy::patience`], while its wait lasts, if
-    /// the cheapest acceptable offer (busy or not, by its lower bound) is
-    /// much cheaper.
+    /// Under [`Policy::patience`], while `job` may still wait: the most it
+    /// accepts to cost now (its cheapest acceptable offer's lower bound,
+    /// busy or not, plus the margin), as a ready wait reason. Urgent work
+    /// (that may preempt) does not wait.
     fn patience(
         &self,
         job: &QueuedJob,
-        candidate: &Priced,
         sorted: &[(i64, usize)],
-    ) -> Option<WaitReason> {
+        preemption_possible: bool,
+    ) -> Option<(i64, WaitReason)> {
         let patience = self.policy.patience?;
-        if self.policy.offer_choice != OfferChoice::LowestExpectedCost {
+        if self.policy.offer_choice != OfferChoice::LowestExpectedCost || preemption_possible {
             return None;
         }
         let until = patience.until(job.submitted_at, job.expected_runtime_s);
@@ -669,18 +710,18 @@ impl<'a> Pass<'a> {
             return None;
         }
         let &(bound, _) = sorted.first()?;
-        let cheapest = i128::from(self.lower_bound(job, bound).max(0));
-        let now = candidate.cost.total();
-        let allowed = cheapest + cheapest * i128::from(patience.costlier_by_percent) / 100;
-        let allowed = allowed.max(cheapest + 1_000_000);
-        if i128::from(now.micros()) <= allowed {
-            return None;
-        }
-        Some(WaitReason::Patience {
-            until,
-            cheapest: Money::from_micros(i64::try_from(cheapest).unwrap_or(i64::MAX)),
-            now,
-        })
+        let cheapest = self.lower_bound(job, bound).max(0);
+        let margin = i128::from(cheapest) * i128::from(patience.costlier_by_percent) / 100;
+        let margin = i64::try_from(margin).unwrap_or(i64::MAX).max(1_000_000);
+        let limit = cheapest.saturating_add(margin);
+        Some((
+            limit,
+            WaitReason::Patience {
+                until,
+                cheapest: Money::from_micros(cheapest),
+                limit: Money::from_micros(limit),
+            },
+        ))
     }
 
     /// The checks, in order: hourly cap, quotas, free capacity.

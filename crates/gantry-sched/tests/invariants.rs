@@ -419,17 +419,18 @@ proptest! {
                 (Some(_), Some(_)) => {}
                 (None, Some(best)) => {
                     let waiting = plan.waiting.first().map(|waiting| &waiting.reason);
-                    let Some(WaitReason::Patience { until, cheapest, now }) = waiting else {
+                    let Some(WaitReason::Patience { until, cheapest, limit }) = waiting else {
                         return Err(TestCaseError::fail(format!("nothing placed though a feasible offer costs {best}: {waiting:?}")));
                     };
                     let patience = policy.patience.unwrap();
                     prop_assert!(*until > 0, "patience already over");
-                    // The scheduler's own figure: its rounding differs from the
-                    // oracle's by far less than a thousandth.
-                    prop_assert!((i128::from(now.micros()) - best).abs() <= 10 + best / 1000, "turned down {now}, oracle best {best}");
-                    let allowed = i128::from(cheapest.micros()) * i128::from(100 + patience.costlier_by_percent) / 100;
-                    prop_assert!(i128::from(now.micros()) > allowed.max(i128::from(cheapest.micros()) + 1_000_000),
-                        "turned down {now} though the cheapest is {cheapest}");
+                    let margin = (i128::from(cheapest.micros()) * i128::from(patience.costlier_by_percent) / 100).max(1_000_000);
+                    prop_assert_eq!(i128::from(limit.micros()), i128::from(cheapest.micros()) + margin);
+                    // Nothing with room costs at most the limit (the oracle's
+                    // rounding differs from the scheduler's by far less than
+                    // a thousandth).
+                    prop_assert!(best + 10 + best / 1000 > i128::from(limit.micros()),
+                        "waits though an offer with room costs {best}, within {limit}");
                 }
                 (Some(placement), None) => prop_assert!(!plan.preemptions.is_empty(), "placed on {} without room", placement.offer),
                 (None, None) => {}

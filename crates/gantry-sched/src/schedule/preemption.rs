@@ -145,6 +145,7 @@ impl Pass<'_> {
         for state in &mut self.signatures {
             state.no_room.clear();
             state.exhausted = false;
+            state.full_prefix = 0;
         }
         let Some(capacity) = self.capacity.get(candidate.offer) else {
             return false;
