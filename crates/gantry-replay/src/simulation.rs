@@ -17,18 +17,25 @@
 //! Parking (on by default; `ReplayInput::parking`), as Kueue parks
 //! inadmissible workloads until their quota or capacity changes: a job the
 //! plan leaves waiting is not shown to the scheduler again until something is
-//! released (a job stops, a spot pool comes back, a day begins). A job that
-//! waits on a team limit is parked by that team and woken only when the
-//! team's usage falls and the job fits its headroom; that is exact only when
-//! team limits do not depend on the offer (GPUs in total, CPU, memory), so it
-//! is off when some team has per-model GPU limits or a budget. Parking is
-//! exact, not a heuristic, given three properties of the replayed workload
-//! and scheduler: every job has the same priority (so nothing preempts),
-//! every policy backfills (a waiting job holds nothing back), and a job that
-//! found no room, or was over a limit, cannot be placed once capacity and
-//! quota have only shrunk. Parking is off when some team has a budget (the
-//! budget left changes with the time of day). `--no-parking` shows the whole
-//! queue at every call; the reports are the same, only slower.
+//! released (a job stops, a spot pool comes back, a day begins). When team
+//! limits do not depend on the offer (GPUs in total, CPU, memory: no
+//! per-model GPU limits, no budgets), a job waiting on room, a cloud quota or
+//! a team limit is parked with the jobs of its team and shape, and only as
+//! many of them are woken, oldest first, as the released room and the team's
+//! headroom could take: room counts only in regions where something was
+//! released, unless the team's own usage fell (`Simulation::wake_groups`
+//! says why this is exact). Otherwise every waiter is woken. A job that
+//! turned room down for patience (`WaitReason::Patience`) is parked until
+//! anything is released or a `PatienceEnds` event, at the end of its
+//! patience, counts as one.
+//! Parking is exact, not a heuristic, given three properties of the
+//! replayed workload and scheduler: every job has the same priority (so
+//! nothing preempts), every policy backfills (a waiting job holds nothing
+//! back), and a job that found no room, or was over a limit, cannot be
+//! placed once capacity and quota have only shrunk. Parking is off when some
+//! team has a budget (the budget left changes with the time of day).
+//! `--no-parking` shows the whole queue at every call; the reports are the
+//! same, only slower.
 //!
 //! Scheduling cycle (`ReplayInput::cycle_s`, default 0): with N > 0 the
 //! events of each N seconds are collected and the scheduler is called once at
@@ -199,11 +206,21 @@ struct JobState {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum EventKind {
-    Completion { job: u32, start: u32 },
-    SpotChange { pool: u32, available: bool },
-    NodeInterruption { pool: u32 },
+    Completion {
+        job: u32,
+        start: u32,
+    },
+    SpotChange {
+        pool: u32,
+        available: bool,
+    },
+    NodeInterruption {
+        pool: u32,
+    },
     DayTick,
     Cycle,
+    /// Some job's patience ends (`WaitReason::Patience`): decide again.
+    PatienceEnds,
 }
 
 /// Small deterministic generator (SplitMix64).
@@ -270,13 +287,21 @@ struct Simulation<'a> {
     parking: bool,
     /// Waiting jobs not shown to the scheduler until something is released.
     parked: Vec<(u32, QueuedJob)>,
-    /// Team-quota waiters by the team whose limit binds (see `park`).
-    parked_by_team: BTreeMap<TeamPath, Vec<(u32, QueuedJob)>>,
     /// Park team-quota waiters by team: only when every team limit is
     /// offer-independent (no per-model GPU limits, no budgets).
     team_keyed: bool,
+    /// Waiters on capacity, cloud or team quota by group (team and shape),
+    /// each list in queue order (see `wake_groups`).
+    parked_by_group: BTreeMap<ParkGroup, Vec<(u32, QueuedJob)>>,
+    /// Region index of each pool (pools of one cloud region share one).
+    pool_region: Vec<usize>,
+    /// Regions where capacity or cloud quota was released since the last
+    /// `unpark` (a job stopped on one of their pools, a spot pool came back).
+    touched_regions: Vec<bool>,
     /// Per job: to be parked by the next `partition_queue`, and where.
     park_mark: Vec<Option<Park>>,
+    /// Times of pending `PatienceEnds` events (one event per time).
+    patience_wakes: BTreeSet<Seconds>,
     /// Capacity, quota or budget was released since the last decision.
     released: bool,
     /// Teams whose jobs stopped since the last decision.
@@ -361,6 +386,21 @@ impl<'a> Simulation<'a> {
             .map(|index| SplitMix64(input.world.seed ^ index.wrapping_mul(0xA24B_AED4_963E_E407)))
             .collect();
         let pool_count = fleet.pools.len();
+        let mut regions: Vec<(gantry_core::Cloud, &str)> = Vec::new();
+        let pool_region: Vec<usize> = fleet
+            .pools
+            .iter()
+            .map(|pool| {
+                let key = (pool.cloud, pool.region.as_str());
+                match regions.iter().position(|region| *region == key) {
+                    Some(index) => index,
+                    None => {
+                        regions.push(key);
+                        regions.len() - 1
+                    }
+                }
+            })
+            .collect();
         Simulation {
             input,
             policy,
@@ -389,13 +429,16 @@ impl<'a> Simulation<'a> {
             cycle_pending: false,
             parking: input.parking && !budgets,
             parked: Vec::new(),
-            parked_by_team: BTreeMap::new(),
             team_keyed: fleet
                 .teams
                 .iter()
                 .all(|quota| quota.gpus_by_model.is_empty() && quota.budget_per_day.is_none()),
             park_mark: vec![None; input.jobs.len()],
+            parked_by_group: BTreeMap::new(),
+            pool_region: pool_region.clone(),
+            touched_regions: vec![false; pool_region.iter().max().map_or(0, |max| max + 1)],
             released: false,
+            patience_wakes: BTreeSet::new(),
             released_teams: BTreeSet::new(),
             outcome: Outcome {
                 jobs: input.jobs.len(),
@@ -466,7 +509,7 @@ impl<'a> Simulation<'a> {
             if arrivals_done && self.running_jobs.is_empty() {
                 if self.queue_jobs.is_empty()
                     && self.parked.is_empty()
-                    && self.parked_by_team.is_empty()
+                    && self.parked_by_group.is_empty()
                 {
                     break;
                 }
@@ -507,7 +550,7 @@ impl<'a> Simulation<'a> {
                 self.changed = false;
                 if self.released {
                     self.released = false;
-                    self.unpark();
+                    self.unpark(now);
                 }
                 if !self.queue_jobs.is_empty() {
                     for _ in 0..MAX_ROUNDS_PER_INSTANT {
@@ -566,6 +609,7 @@ impl<'a> Simulation<'a> {
                 }
                 if available {
                     self.released = true;
+                    self.touch_region_of(pool_index);
                     return true;
                 }
                 let victims: Vec<u32> = self
@@ -616,6 +660,11 @@ impl<'a> Simulation<'a> {
                 interrupted
             }
             EventKind::Cycle => false,
+            EventKind::PatienceEnds => {
+                self.patience_wakes.remove(&now);
+                self.released = true;
+                true
+            }
             EventKind::DayTick => {
                 self.push_event(now + 86_400, EventKind::DayTick);
                 self.spend_by_team
@@ -780,13 +829,31 @@ impl<'a> Simulation<'a> {
         }
         // Jobs the plan leaves waiting for a reason that only a release can
         // lift are parked (see `park`).
+        // A job that found room and turned it down decides again when its
+        // patience ends, if nothing else happens first.
+        for waiting in &plan.waiting {
+            if let WaitReason::Patience { until, .. } = waiting.reason
+                && until > now
+                && self.patience_wakes.insert(until)
+            {
+                self.push_event(until, EventKind::PatienceEnds);
+            }
+        }
         let mut parked_any = false;
         if self.parking {
             for waiting in &plan.waiting {
                 let park = match &waiting.reason {
                     WaitReason::BehindEarlierJob(_) | WaitReason::AwaitingPreemption => None,
-                    WaitReason::TeamQuota { team, .. } if self.team_keyed => {
-                        Some(Park::Team(team.clone()))
+                    // Turned room down: with nothing released, what has
+                    // room now had room then, so it would again, until its
+                    // patience ends (which counts as a release).
+                    WaitReason::Patience { .. } => Some(Park::UntilAnyRelease),
+                    WaitReason::TeamQuota { .. }
+                    | WaitReason::Capacity { .. }
+                    | WaitReason::CloudQuota { .. }
+                        if self.team_keyed =>
+                    {
+                        Some(Park::Group)
                     }
                     _ => Some(Park::UntilAnyRelease),
                 };
@@ -807,8 +874,12 @@ impl<'a> Simulation<'a> {
 
     /// Drops started jobs from the queue and moves marked ones to `parked`.
     fn partition_queue(&mut self) {
+        // The vectors are rebuilt with room reserved once (and `parked`
+        // keeps its capacity across calls): this runs after most calls.
         let jobs = std::mem::take(&mut self.queue_jobs);
         let queued = std::mem::take(&mut self.snapshot.queue);
+        self.queue_jobs.reserve(jobs.len());
+        self.snapshot.queue.reserve(jobs.len());
         for (job, entry) in jobs.into_iter().zip(queued) {
             let still_queued = self
                 .states
@@ -819,9 +890,9 @@ impl<'a> Simulation<'a> {
             }
             match self.park_mark.get_mut(job as usize).and_then(Option::take) {
                 Some(Park::UntilAnyRelease) => self.parked.push((job, entry)),
-                Some(Park::Team(team)) => self
-                    .parked_by_team
-                    .entry(team)
+                Some(Park::Group) => self
+                    .parked_by_group
+                    .entry(ParkGroup::of(&entry))
                     .or_default()
                     .push((job, entry)),
                 None => {
@@ -833,39 +904,137 @@ impl<'a> Simulation<'a> {
     }
 
     /// Wakes parked jobs after a release: every job parked until any
-    /// release, and the team-quota waiters of each team whose usage fell that
-    /// now fit its headroom (one that does not cannot be placed: a team limit
-    /// binds on every offer alike).
-    fn unpark(&mut self) {
-        let mut woken = std::mem::take(&mut self.parked);
+    /// release, and those of each group that could now be placed (see
+    /// `wake_groups`).
+    fn unpark(&mut self, now: Seconds) {
+        let mut woken = Vec::with_capacity(self.parked.len());
+        woken.append(&mut self.parked);
         let released_teams = std::mem::take(&mut self.released_teams);
         let mut binding: BTreeSet<TeamPath> = BTreeSet::new();
         for team in &released_teams {
             binding.extend(team.ancestors_and_self());
         }
-        for team in binding {
-            let Some(waiters) = self.parked_by_team.remove(&team) else {
-                continue;
-            };
-            let headroom = self.team_headroom(&team);
-            let mut still: Vec<(u32, QueuedJob)> = Vec::new();
-            for (job, entry) in waiters {
-                let need = (
-                    u64::from(entry.replicas) * u64::from(entry.replica.gpus),
-                    u64::from(entry.replicas) * entry.replica.cpu_millis,
-                    u64::from(entry.replicas) * entry.replica.memory_bytes,
-                );
-                if need.0 <= headroom.0 && need.1 <= headroom.1 && need.2 <= headroom.2 {
-                    woken.push((job, entry));
-                } else {
-                    still.push((job, entry));
+        self.wake_groups(&binding, now, &mut woken);
+        self.touched_regions
+            .iter_mut()
+            .for_each(|touched| *touched = false);
+        self.merge_into_queue(woken);
+    }
+
+    fn touch_region_of(&mut self, pool_index: usize) {
+        if let Some(region) = self.pool_region.get(pool_index).copied()
+            && let Some(touched) = self.touched_regions.get_mut(region)
+        {
+            *touched = true;
+        }
+    }
+
+    /// Wakes the waiters parked by group, as many of each group (in queue
+    /// order) as could possibly be placed; the rest cannot be, so showing
+    /// them would change nothing.
+    ///
+    /// Why it is exact. A parked job was turned away by every pool: no
+    /// room, its region's cloud quota, or its team's limits (which, without
+    /// per-model limits and budgets, bind on every pool alike). A pool can
+    /// take it again only once room or cloud quota is released there (a job
+    /// stops in the pool's region or the spot pool comes back: a touched
+    /// region), or once its team's usage falls (then every pool counts).
+    /// Members of a group are alike to the scheduler, which tries them in
+    /// queue order (FIFO, or FIFO within a team), and a member that fits
+    /// nowhere leaves a later one nothing (capacity and quota only shrink
+    /// during a pass): so the members placed are the first ones, no more
+    /// than the pools that count can hold (whole replicas in each node's
+    /// free GPUs) and the team's and its ancestors' quota headroom allow.
+    /// Every parked job is checked at every release, so a member left
+    /// parked keeps the premise: it was turned away (or would have been)
+    /// at the last call, and nothing was released for it since.
+    fn wake_groups(
+        &mut self,
+        released: &BTreeSet<TeamPath>,
+        now: Seconds,
+        woken: &mut Vec<(u32, QueuedJob)>,
+    ) {
+        let groups = std::mem::take(&mut self.parked_by_group);
+        let jobs = self.input.jobs;
+        let key = |job: u32| (jobs.get(job as usize).map_or(0, |j| j.submit_s), job);
+        for (group, mut members) in groups {
+            let team_released = group
+                .team
+                .ancestors_and_self()
+                .iter()
+                .any(|team| released.contains(team));
+            let mut room = 0u64;
+            for (index, (pool, state)) in self.input.fleet.pools.iter().zip(&self.pools).enumerate()
+            {
+                let counts = team_released
+                    || self
+                        .pool_region
+                        .get(index)
+                        .and_then(|&region| self.touched_regions.get(region))
+                        .copied()
+                        .unwrap_or(true);
+                if !counts || !state.available {
+                    continue;
+                }
+                let gangs = match (pool.gpu_model(), group.gpus) {
+                    // CPU-only jobs: no bound from room.
+                    (_, 0) => u64::MAX,
+                    (Some(model), gpus) if group.gpu_models.contains(&model) => {
+                        let replicas: u64 = state
+                            .nodes
+                            .iter()
+                            .map(|node| u64::from(node.gpus / gpus))
+                            .sum();
+                        replicas / u64::from(group.replicas.max(1))
+                    }
+                    _ => 0,
+                };
+                room = room.saturating_add(gangs);
+            }
+            let replicas = u64::from(group.replicas);
+            let need = (
+                u64::from(group.gpus) * replicas,
+                group.cpu_millis * replicas,
+                group.memory_bytes * replicas,
+            );
+            for team in group.team.ancestors_and_self() {
+                let headroom = self.team_headroom(&team);
+                for (left, each) in [
+                    (headroom.0, need.0),
+                    (headroom.1, need.1),
+                    (headroom.2, need.2),
+                ] {
+                    if let Some(fits) = left.checked_div(each) {
+                        room = room.min(fits);
+                    }
                 }
             }
-            if !still.is_empty() {
-                self.parked_by_team.insert(team, still);
+            members.sort_by_key(|(job, _)| key(*job));
+            // A member still within its patience may turn down a fit, so
+            // the bound holds for the impatient ones only: the patient are
+            // all woken.
+            let patience = self.policy.patience;
+            let patient = |entry: &QueuedJob| {
+                patience.is_some_and(|patience| {
+                    now < patience.until(entry.submitted_at, entry.expected_runtime_s)
+                })
+            };
+            let mut wake = usize::try_from(room).unwrap_or(usize::MAX);
+            let mut rest = Vec::new();
+            for (job, entry) in members {
+                if patient(&entry) {
+                    woken.push((job, entry));
+                } else if wake > 0 {
+                    wake -= 1;
+                    woken.push((job, entry));
+                } else {
+                    rest.push((job, entry));
+                }
+            }
+            if !rest.is_empty() {
+                self.parked_by_group.insert(group, rest);
             }
         }
-        self.merge_into_queue(woken);
     }
 
     /// What `team` may still take: (GPUs, CPU millis, memory bytes).
@@ -900,6 +1069,10 @@ impl<'a> Simulation<'a> {
         parked.sort_by_key(|(job, _)| key(*job));
         let active_jobs = std::mem::take(&mut self.queue_jobs);
         let active = std::mem::take(&mut self.snapshot.queue);
+        self.queue_jobs.reserve(active_jobs.len() + parked.len());
+        self.snapshot
+            .queue
+            .reserve(active_jobs.len() + parked.len());
         let mut left = active_jobs.into_iter().zip(active).peekable();
         let mut right = parked.into_iter().peekable();
         loop {
@@ -1050,6 +1223,7 @@ impl<'a> Simulation<'a> {
         }
         self.released = true;
         self.released_teams.insert(job.team.clone());
+        self.touch_region_of(run.pool);
         if let Some(dirty) = self.dirty_pools.get_mut(run.pool) {
             *dirty = true;
         }
@@ -1104,8 +1278,35 @@ impl<'a> Simulation<'a> {
 enum Park {
     /// Until anything is released.
     UntilAnyRelease,
-    /// Until this team's usage falls.
-    Team(TeamPath),
+    /// By team and shape, until capacity, cloud quota or team quota is
+    /// released where it could run (see `Simulation::wake_groups`).
+    Group,
+}
+
+/// Jobs the scheduler cannot tell apart by feasibility: same team, same
+/// shape (every replayed job has the same placement rules and no budget
+/// counts against them, so where a job may run depends on nothing else).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct ParkGroup {
+    team: TeamPath,
+    gpus: u32,
+    replicas: u32,
+    cpu_millis: u64,
+    memory_bytes: u64,
+    gpu_models: Vec<gantry_core::GpuModel>,
+}
+
+impl ParkGroup {
+    fn of(job: &QueuedJob) -> ParkGroup {
+        ParkGroup {
+            team: job.team.clone(),
+            gpus: job.replica.gpus,
+            replicas: job.replicas,
+            cpu_millis: job.replica.cpu_millis,
+            memory_bytes: job.replica.memory_bytes,
+            gpu_models: job.replica.gpu_models.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

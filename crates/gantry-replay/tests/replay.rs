@@ -533,6 +533,12 @@ fn parking_changes_nothing_but_the_work_done() {
         let unparked = benchmark.run(name.as_str(), &name.policy(), &gantry_sched::schedule);
         assert!(parked.max_queue <= unparked.max_queue);
         assert!(
+            parked.mean_queue < unparked.mean_queue,
+            "parking should show fewer jobs: {} vs {}",
+            parked.mean_queue,
+            unparked.mean_queue
+        );
+        assert!(
             unparked.p99_wait_s > 0.0,
             "the trace should contend: {unparked:?}"
         );

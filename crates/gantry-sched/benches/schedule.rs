@@ -207,6 +207,15 @@ fn bench(criterion: &mut Criterion) {
     ] {
         for (name, policy) in [
             ("gantry", Policy::gantry()),
+            // Every job here is fresh: with patience most wait for the
+            // cheapest offers; without it, each takes the cheapest with room.
+            (
+                "gantry-no-patience",
+                Policy {
+                    patience: None,
+                    ..Policy::gantry()
+                },
+            ),
             ("cheapest-now", Policy::cheapest_now()),
             ("fifo-first-fit", Policy::fifo_first_fit()),
         ] {

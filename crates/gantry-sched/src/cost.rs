@@ -128,6 +128,17 @@ pub(crate) fn expected_cost(
 }
 
 /// What placing `job` on `offer` adds to the quota ledger.
+/// `marginal` per hour over `seconds` (saturating); zero without a division
+/// when either is zero (reserved capacity, or no budget to count against).
+fn spend_for(marginal: Money, seconds: Seconds) -> Money {
+    if seconds == 0 || marginal == Money::ZERO {
+        return Money::ZERO;
+    }
+    marginal
+        .per_hour_for_seconds(seconds)
+        .unwrap_or(Money::from_micros(i64::MAX))
+}
+
 pub(crate) fn usage_of(
     offer: &Offer,
     replica: &ReplicaRequest,
@@ -151,8 +162,6 @@ pub(crate) fn usage_of(
         memory_bytes: replica.memory_bytes * replicas64,
         vcpus,
         spot: offer.capacity_type == CapacityType::Spot,
-        spend_until_midnight: marginal
-            .per_hour_for_seconds(runtime_s.min(seconds_until_midnight))
-            .unwrap_or(Money::from_micros(i64::MAX)),
+        spend_until_midnight: spend_for(marginal, runtime_s.min(seconds_until_midnight)),
     }
 }

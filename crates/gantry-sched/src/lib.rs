@@ -24,7 +24,7 @@ pub use plan::{
     Assignment, Candidate, CostBreakdown, Explanation, Plan, Preemption, QuotaDetail, QuotaLimit,
     Rejection, WaitReason, Waiting,
 };
-pub use policy::{OfferChoice, Policy, QueueOrder};
+pub use policy::{OfferChoice, Patience, Policy, QueueOrder};
 pub use snapshot::{
     Allocation, DataSource, NodeFree, NodeShape, Offer, QueuedJob, ReplicaRequest, Seconds,
     Snapshot, TeamBudget,

@@ -182,6 +182,17 @@ pub enum WaitReason {
     BehindEarlierJob(JobId),
     /// Preemption is under way to make room; it will be placed when the victims stop.
     AwaitingPreemption,
+    /// Its cheapest acceptable offer is busy, and so is every offer that
+    /// costs little more: it waits for one rather than pay more
+    /// (`Policy::patience`).
+    Patience {
+        /// When it stops waiting and takes what has room.
+        until: Seconds,
+        /// Expected cost on the cheapest acceptable offer (a lower bound).
+        cheapest: Money,
+        /// The most it accepts to cost until then.
+        limit: Money,
+    },
 }
 
 impl std::fmt::Display for WaitReason {
@@ -217,6 +228,14 @@ impl std::fmt::Display for WaitReason {
             WaitReason::AwaitingPreemption => {
                 formatter.write_str("preempting lower-priority jobs to make room")
             }
+            WaitReason::Patience {
+                until,
+                cheapest,
+                limit,
+            } => write!(
+                formatter,
+                "waiting until {until} for a busy offer: the cheapest is expected to cost {cheapest}, and none with room costs at most {limit}"
+            ),
         }
     }
 }

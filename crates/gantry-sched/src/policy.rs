@@ -28,6 +28,33 @@ pub enum OfferChoice {
     FirstFit,
 }
 
+/// How long a job may wait for its cheapest acceptable offer when that one
+/// is busy, rather than take a much costlier one now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Patience {
+    /// The wait allowed, in percent of the job's expected run time on the
+    /// reference GPU, counted from its submission.
+    pub percent_of_runtime: u32,
+    /// And never longer than this.
+    pub max_wait_s: Seconds,
+    /// An offer is much costlier when its expected cost exceeds the
+    /// cheapest acceptable offer's by more than this many percent (and by
+    /// at least one dollar).
+    pub costlier_by_percent: u32,
+}
+
+impl Patience {
+    /// Until when `submitted_at`'s job, expected to run `expected_runtime_s`
+    /// on the reference GPU, may wait for its cheapest offer.
+    pub fn until(&self, submitted_at: Seconds, expected_runtime_s: Seconds) -> Seconds {
+        let share = u128::from(expected_runtime_s) * u128::from(self.percent_of_runtime) / 100;
+        let wait = Seconds::try_from(share)
+            .unwrap_or(Seconds::MAX)
+            .min(self.max_wait_s);
+        submitted_at.saturating_add(wait)
+    }
+}
+
 /// Scheduler settings.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -47,6 +74,9 @@ pub struct Policy {
     pub restart_overhead_s: Seconds,
     /// Candidates kept in each explanation.
     pub explained_candidates: usize,
+    /// Wait for a busy cheaper offer rather than take a much costlier one
+    /// (`None`: always take the cheapest offer with room now).
+    pub patience: Option<Patience>,
 }
 
 impl Policy {
@@ -61,6 +91,11 @@ impl Policy {
             throughput: ThroughputTable::published(),
             restart_overhead_s: 300,
             explained_candidates: 5,
+            patience: Some(Patience {
+                percent_of_runtime: 100,
+                max_wait_s: 48 * 3600,
+                costlier_by_percent: 50,
+            }),
         }
     }
 
@@ -70,6 +105,7 @@ impl Policy {
             queue_order: QueueOrder::Fifo,
             offer_choice: OfferChoice::FirstFit,
             preemption: false,
+            patience: None,
             ..Policy::gantry()
         }
     }
@@ -81,6 +117,7 @@ impl Policy {
             queue_order: QueueOrder::Fifo,
             offer_choice: OfferChoice::LowestHourlyPrice,
             preemption: false,
+            patience: None,
             ..Policy::gantry()
         }
     }

@@ -66,13 +66,16 @@ pub(crate) struct QuotaLedger {
 /// Seconds in a day.
 pub(crate) const DAY: Seconds = 86_400;
 
+/// A region with a cloud quota, as found by [`QuotaLedger::region_of`]
+/// (`None` where there is no quota to count against).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RegionId(usize);
+
 impl QuotaLedger {
-    /// The ledger as of `snapshot` at `now`: running allocations counted.
-    pub(crate) fn new(
-        snapshot: &Snapshot,
-        now: Seconds,
-        usage_of_running: impl Fn(usize) -> (Usage, Cloud, String),
-    ) -> Self {
+    /// The ledger as of `snapshot` at `now`: quotas and today's spend, no
+    /// usage yet. The caller adds the running allocations with
+    /// [`QuotaLedger::add`], each on its offer's [`QuotaLedger::region_of`].
+    pub(crate) fn new(snapshot: &Snapshot, now: Seconds) -> Self {
         let midnight = (now / DAY + 1) * DAY;
         let mut ledger = QuotaLedger {
             ids: HashMap::default(),
@@ -93,9 +96,6 @@ impl QuotaLedger {
                 *slot = Some(budget.quota.clone());
             }
         }
-        for job in &snapshot.queue {
-            ledger.intern(&job.team);
-        }
         for budget in &snapshot.teams {
             let id = ledger.intern(&budget.quota.team);
             for ancestor in ledger.chain(id).to_vec() {
@@ -105,12 +105,17 @@ impl QuotaLedger {
                 }
             }
         }
-        for (index, allocation) in snapshot.running.iter().enumerate() {
-            let (usage, cloud, region) = usage_of_running(index);
-            let id = ledger.intern(&allocation.team);
-            ledger.add(id, &usage, cloud, &region);
-        }
         ledger
+    }
+
+    /// The cloud quota that counts usage in (`cloud`, `region`), if any: a
+    /// handle for [`QuotaLedger::add`], [`QuotaLedger::check`] and the rest,
+    /// found once per offer rather than once per check.
+    pub(crate) fn region_of(&self, cloud: Cloud, region: &str) -> Option<RegionId> {
+        self.cloud_quotas
+            .iter()
+            .position(|(quota, _)| quota.cloud == cloud && quota.region == region)
+            .map(RegionId)
     }
 
     /// The id of `team`, adding it (and its ancestors) if new.
@@ -166,29 +171,22 @@ impl QuotaLedger {
         &self,
         team: usize,
         usage: &Usage,
-        cloud: Cloud,
-        region: &str,
+        region: Option<RegionId>,
     ) -> Result<(), WaitReason> {
-        match self.find_breach(team, usage, cloud, region) {
+        match self.find_breach(team, usage, region) {
             Some(breach) => Err(self.describe(&breach)),
             None => Ok(()),
         }
     }
 
     /// Like [`QuotaLedger::check`], without building a message: for the hot path.
-    pub(crate) fn allows(&self, team: usize, usage: &Usage, cloud: Cloud, region: &str) -> bool {
-        self.find_breach(team, usage, cloud, region).is_none()
+    pub(crate) fn allows(&self, team: usize, usage: &Usage, region: Option<RegionId>) -> bool {
+        self.find_breach(team, usage, region).is_none()
     }
 
-    fn find_breach(
-        &self,
-        team: usize,
-        usage: &Usage,
-        cloud: Cloud,
-        region: &str,
-    ) -> Option<Breach> {
+    fn find_breach(&self, team: usize, usage: &Usage, region: Option<RegionId>) -> Option<Breach> {
         self.find_team_breach(team, usage)
-            .or_else(|| self.find_cloud_breach(usage, cloud, region))
+            .or_else(|| self.find_cloud_breach(usage, region))
     }
 
     fn find_team_breach(&self, team: usize, usage: &Usage) -> Option<Breach> {
@@ -254,16 +252,14 @@ impl QuotaLedger {
         None
     }
 
-    fn find_cloud_breach(&self, usage: &Usage, cloud: Cloud, region: &str) -> Option<Breach> {
-        if self.cloud_quotas.is_empty() || usage.gpus == 0 {
+    fn find_cloud_breach(&self, usage: &Usage, region: Option<RegionId>) -> Option<Breach> {
+        if usage.gpus == 0 {
             return None;
         }
-        let (quota, used) = self
-            .cloud_quotas
-            .iter()
-            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)?;
+        let region = region?;
+        let (quota, used) = self.cloud_quotas.get(region.0)?;
         let breach = |limit: QuotaLimit, in_use: u64, requested: u64, allowed: u64| Breach {
-            scope: BreachScope::Cloud(cloud, region.to_owned()),
+            scope: BreachScope::Cloud(region),
             limit,
             in_use,
             requested,
@@ -321,16 +317,22 @@ impl QuotaLedger {
                     WaitReason::NoMatchingOffer(detail.to_string())
                 }
             },
-            BreachScope::Cloud(cloud, region) => WaitReason::CloudQuota {
-                cloud: *cloud,
-                region: region.clone(),
-                detail,
+            BreachScope::Cloud(region) => match self.cloud_quotas.get(region.0) {
+                Some((quota, _)) => WaitReason::CloudQuota {
+                    cloud: quota.cloud,
+                    region: quota.region.clone(),
+                    detail,
+                },
+                None => {
+                    debug_assert!(false, "breach of a region without a quota");
+                    WaitReason::NoMatchingOffer(detail.to_string())
+                }
             },
         }
     }
 
     /// Records a placement.
-    pub(crate) fn add(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
+    pub(crate) fn add(&mut self, team: usize, usage: &Usage, region: Option<RegionId>) {
         let chain = self.chains.get(team).map_or(&[][..], Vec::as_slice);
         for &id in chain {
             let Some(entry) = self.teams.get_mut(id) else {
@@ -355,11 +357,7 @@ impl QuotaLedger {
         if usage.gpus == 0 {
             return;
         }
-        let Some((_, entry)) = self
-            .cloud_quotas
-            .iter_mut()
-            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)
-        else {
+        let Some((_, entry)) = region.and_then(|region| self.cloud_quotas.get_mut(region.0)) else {
             return;
         };
         {
@@ -376,7 +374,7 @@ impl QuotaLedger {
 
     /// Removes a placement (a preemption victim). Spend already projected
     /// for today stays: the victim ran until now, and budgets err safe.
-    pub(crate) fn remove(&mut self, team: usize, usage: &Usage, cloud: Cloud, region: &str) {
+    pub(crate) fn remove(&mut self, team: usize, usage: &Usage, region: Option<RegionId>) {
         let chain = self.chains.get(team).map_or(&[][..], Vec::as_slice);
         for &id in chain {
             let Some(entry) = self.teams.get_mut(id) else {
@@ -394,11 +392,7 @@ impl QuotaLedger {
         if usage.gpus == 0 {
             return;
         }
-        let Some((_, entry)) = self
-            .cloud_quotas
-            .iter_mut()
-            .find(|(quota, _)| quota.cloud == cloud && quota.region == region)
-        else {
+        let Some((_, entry)) = region.and_then(|region| self.cloud_quotas.get_mut(region.0)) else {
             return;
         };
         {
@@ -498,5 +492,5 @@ struct Breach {
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum BreachScope {
     Team(usize),
-    Cloud(Cloud, String),
+    Cloud(RegionId),
 }

@@ -1,13 +1,16 @@
 //! The scheduling pass: order the queue, and for each job weigh every offer
 //! that could run it, cheapest first by the policy's measure, taking the
-//! first that passes the hourly cap, the quotas and the free capacity;
+//! first that passes the hourly cap, the quotas and the free capacity
+//! (unless, under `Policy::patience`, it costs much more than the job's
+//! cheapest acceptable offer and the job may still wait for that one);
 //! preempt when a higher-priority job fits nowhere else; say why every
 //! other job waits.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::rc::Rc;
 
-use gantry_core::{Money, TeamPath};
+use gantry_core::Money;
 
 use crate::candidates::{Signature, capacity_rank, no_match_detail, static_rejection};
 use crate::capacity::OfferCapacity;
@@ -17,7 +20,7 @@ use crate::plan::{
     Assignment, Candidate, CostBreakdown, Explanation, Plan, Rejection, WaitReason, Waiting,
 };
 use crate::policy::{OfferChoice, Policy, QueueOrder};
-use crate::quota::{QuotaLedger, Usage};
+use crate::quota::{QuotaLedger, RegionId, Usage};
 use crate::snapshot::{Offer, QueuedJob, Seconds, Snapshot};
 
 mod preemption;
@@ -65,26 +68,40 @@ struct Pass<'a> {
     now: Seconds,
     capacity: Vec<OfferCapacity>,
     ledger: QuotaLedger,
+    /// The cloud quota region of each offer, found once.
+    offer_regions: Vec<Option<RegionId>>,
     fleet_gpus: u64,
-    /// Offers that can ever run jobs of a signature.
-    candidates: HashMap<Signature<'a>, Vec<usize>, FastHash>,
-    /// Offers found without room for a signature in this pass (capacity only
-    /// shrinks, so they stay without room until a preemption frees some).
-    no_room: HashMap<Signature<'a>, HashSet<usize, FastHash>, FastHash>,
-    running_by_offer: BTreeMap<usize, Vec<usize>>,
+    /// Index into `signatures` of each signature seen in this pass.
+    signature_ids: HashMap<Signature<'a>, usize, FastHash>,
+    /// What the pass knows about the offers of each signature seen.
+    signatures: Vec<SignatureState>,
+    /// Running allocations by offer, built on the first preemption attempt.
+    running_by_offer: Option<Vec<Vec<usize>>>,
     /// Lowest priority of a preemptible running job anywhere.
     lowest_preemptible_overall: u32,
-    /// Candidate offers per signature, sorted by their bound.
-    sorted: HashMap<Signature<'a>, std::rc::Rc<[(i64, usize)]>, FastHash>,
-    /// Signatures with no room left anywhere (capacity only shrinks in a
-    /// pass, until a preemption frees some).
-    exhausted: HashSet<Signature<'a>, FastHash>,
-    /// Ledger id of each queued job's team.
-    team_ids: Vec<usize>,
+    /// Ledger id of each queued job's team, looked up when first needed
+    /// (most waiting jobs are turned away before their team matters).
+    team_ids: Vec<Option<usize>>,
     preempted: BTreeSet<usize>,
     plan: Plan,
     /// Set when a job blocks the queue (no backfill).
     blocked_by: Option<usize>,
+}
+
+/// What one pass knows about the offers of one job signature.
+#[derive(Debug)]
+struct SignatureState {
+    /// The offers that can ever run the signature, sorted by their bound
+    /// (see [`Pass::bound_per_reference_hour`]).
+    sorted: Rc<[(i64, usize)]>,
+    /// Offers found without room for the signature in this pass (capacity
+    /// only shrinks, so they stay without room until a preemption frees some).
+    no_room: HashSet<usize, FastHash>,
+    /// No room left on any offer (until a preemption frees some).
+    exhausted: bool,
+    /// How many offers at the start of `sorted` are known to be without
+    /// room (for patient jobs, which weigh only a prefix).
+    full_prefix: usize,
 }
 
 /// A job's egress cost per destination (cloud, region), computed once each.
@@ -112,6 +129,21 @@ impl EgressCache {
     }
 }
 
+/// How far ahead placements' spend is projected against daily budgets: until
+/// midnight UTC, or not at all when no team has a budget (spend is then
+/// never checked, and computing it is most of the cost of counting usage).
+fn spend_horizon(snapshot: &Snapshot, midnight: Seconds, now: Seconds) -> Seconds {
+    if snapshot
+        .teams
+        .iter()
+        .any(|budget| budget.quota.budget_per_day.is_some())
+    {
+        midnight.saturating_sub(now)
+    } else {
+        0
+    }
+}
+
 /// Candidates are checked in ascending order of this key: the policy's
 /// measure, then list price, capacity rank and offer index as tie-breaks.
 type OrderingKey = (i64, i64, u8, usize);
@@ -128,50 +160,43 @@ struct Priced {
 
 impl<'a> Pass<'a> {
     fn new(snapshot: &'a Snapshot, policy: &'a Policy, now: Seconds) -> Self {
-        let midnight = (now / crate::quota::DAY + 1) * crate::quota::DAY;
-        let ledger = QuotaLedger::new(snapshot, now, |index| {
-            let Some(allocation) = snapshot.running.get(index) else {
-                return (Usage::default(), gantry_core::Cloud::Onprem, String::new());
-            };
-            match snapshot.offers.get(allocation.offer) {
-                Some(offer) => {
-                    let marginal = hourly_marginal_price(offer, allocation.hourly_cost);
-                    let remaining = allocation.expected_end_at.saturating_sub(now);
-                    let usage = usage_of(
-                        offer,
-                        &allocation.replica,
-                        allocation.replicas,
-                        marginal,
-                        midnight - now,
-                        remaining,
-                    );
-                    (usage, offer.cloud, offer.region.clone())
-                }
-                None => (Usage::default(), gantry_core::Cloud::Onprem, String::new()),
-            }
-        });
-        let mut running_by_offer: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        let mut ledger = QuotaLedger::new(snapshot, now);
+        let offer_regions: Vec<Option<RegionId>> = snapshot
+            .offers
+            .iter()
+            .map(|offer| ledger.region_of(offer.cloud, &offer.region))
+            .collect();
+        let seconds_until_midnight = spend_horizon(snapshot, ledger.midnight, now);
         let mut lowest_preemptible_overall = u32::MAX;
-        for (index, allocation) in snapshot.running.iter().enumerate() {
-            running_by_offer
-                .entry(allocation.offer)
-                .or_default()
-                .push(index);
+        for allocation in &snapshot.running {
+            let team = ledger.intern(&allocation.team);
             if allocation.preemptible {
                 lowest_preemptible_overall = lowest_preemptible_overall.min(allocation.priority);
             }
+            let Some(offer) = snapshot.offers.get(allocation.offer) else {
+                continue;
+            };
+            let marginal = hourly_marginal_price(offer, allocation.hourly_cost);
+            let remaining = allocation.expected_end_at.saturating_sub(now);
+            let usage = usage_of(
+                offer,
+                &allocation.replica,
+                allocation.replicas,
+                marginal,
+                seconds_until_midnight,
+                remaining,
+            );
+            let region = offer_regions.get(allocation.offer).copied().flatten();
+            ledger.add(team, &usage, region);
         }
-        let team_ids = snapshot
-            .queue
-            .iter()
-            .map(|job| ledger.id(&job.team).unwrap_or(usize::MAX))
-            .collect();
+        let team_ids = vec![None; snapshot.queue.len()];
         Pass {
             snapshot,
             policy,
             now,
             capacity: snapshot.offers.iter().map(OfferCapacity::of).collect(),
             ledger,
+            offer_regions,
             fleet_gpus: snapshot
                 .offers
                 .iter()
@@ -180,24 +205,29 @@ impl<'a> Pass<'a> {
                         * u64::from(offer.total_nodes)
                 })
                 .sum(),
-            candidates: HashMap::default(),
-            no_room: HashMap::default(),
-            running_by_offer,
+            signature_ids: HashMap::default(),
+            signatures: Vec::new(),
+            running_by_offer: None,
             lowest_preemptible_overall,
-            sorted: HashMap::default(),
-            exhausted: HashSet::default(),
             team_ids,
             preempted: BTreeSet::new(),
-            plan: Plan::default(),
+            plan: Plan {
+                waiting: Vec::with_capacity(snapshot.queue.len()),
+                ..Plan::default()
+            },
             blocked_by: None,
         }
+    }
+
+    /// The region of an offer's cloud quota, if it has one.
+    fn region_of_offer(&self, offer_index: usize) -> Option<RegionId> {
+        self.offer_regions.get(offer_index).copied().flatten()
     }
 
     /// Priority first; within a priority, the team with the lowest dominant
     /// share goes next; FIFO within a team.
     fn run_fair_share(&mut self) {
-        let mut levels: BTreeMap<Reverse<u32>, BTreeMap<TeamPath, VecDeque<usize>>> =
-            BTreeMap::new();
+        let mut levels: BTreeMap<Reverse<u32>, BTreeMap<usize, VecDeque<usize>>> = BTreeMap::new();
         let mut order: Vec<usize> = (0..self.snapshot.queue.len()).collect();
         order.sort_by_key(|&index| {
             (
@@ -208,18 +238,21 @@ impl<'a> Pass<'a> {
                 index,
             )
         });
+        // Teams by ledger id: the order of teams never decides (heads are
+        // unique in the heap key), and an id costs no allocation per job.
         for index in order {
+            let team = self.team_id(index);
             if let Some(job) = self.snapshot.queue.get(index) {
                 levels
                     .entry(Reverse(job.priority))
                     .or_default()
-                    .entry(job.team.clone())
+                    .entry(team)
                     .or_default()
                     .push_back(index);
             }
         }
         for (_, mut teams) in levels {
-            let team_names: Vec<TeamPath> = teams.keys().cloned().collect();
+            let team_names: Vec<usize> = teams.keys().copied().collect();
             let mut heap: BinaryHeap<Reverse<(u64, Seconds, usize, usize)>> = BinaryHeap::new();
             for (team_index, team) in team_names.iter().enumerate() {
                 if let Some(&head) = teams.get(team).and_then(VecDeque::front) {
@@ -244,19 +277,34 @@ impl<'a> Pass<'a> {
         }
     }
 
-    fn fair_share_key(&self, head: usize, team_index: usize) -> (u64, Seconds, usize, usize) {
+    fn fair_share_key(&mut self, head: usize, team_index: usize) -> (u64, Seconds, usize, usize) {
         let submitted = self
             .snapshot
             .queue
             .get(head)
             .map_or(0, |job| job.submitted_at);
-        let team = self.team_ids.get(head).copied().unwrap_or(usize::MAX);
+        let team = self.team_id(head);
         (
             self.ledger.dominant_share_ppm(team, self.fleet_gpus),
             submitted,
             head,
             team_index,
         )
+    }
+
+    /// The ledger id of the team of the queued job at `job_index`.
+    fn team_id(&mut self, job_index: usize) -> usize {
+        if let Some(Some(id)) = self.team_ids.get(job_index) {
+            return *id;
+        }
+        let Some(job) = self.snapshot.queue.get(job_index) else {
+            return usize::MAX;
+        };
+        let id = self.ledger.intern(&job.team);
+        if let Some(slot) = self.team_ids.get_mut(job_index) {
+            *slot = Some(id);
+        }
+        id
     }
 
     fn consider(&mut self, job_index: usize) {
@@ -288,22 +336,6 @@ impl<'a> Pass<'a> {
                 reason,
             });
         }
-    }
-
-    fn candidate_offers(&mut self, job: &QueuedJob, signature: &Signature<'a>) -> Vec<usize> {
-        if let Some(offers) = self.candidates.get(signature) {
-            return offers.clone();
-        }
-        let offers: Vec<usize> = self
-            .snapshot
-            .offers
-            .iter()
-            .enumerate()
-            .filter(|(_, offer)| static_rejection(offer, job).is_none())
-            .map(|(index, _)| index)
-            .collect();
-        self.candidates.insert(*signature, offers.clone());
-        offers
     }
 
     fn price(&self, job: &QueuedJob, offer_index: usize) -> Option<Priced> {
@@ -392,30 +424,40 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// The offers a signature can use, sorted by their job-independent bound.
-    fn sorted_candidates(
-        &mut self,
-        job: &QueuedJob,
-        signature: &Signature<'a>,
-    ) -> std::rc::Rc<[(i64, usize)]> {
-        if let Some(sorted) = self.sorted.get(signature) {
-            return sorted.clone();
+    /// The index in `signatures` of `job`'s signature, with the offers that
+    /// can ever run it sorted by their job-independent bound (found once per
+    /// signature and pass).
+    fn signature_index(&mut self, job: &QueuedJob, signature: Signature<'a>) -> usize {
+        if let Some(&index) = self.signature_ids.get(&signature) {
+            return index;
         }
-        let offers = self.candidate_offers(job, signature);
-        let mut sorted: Vec<(i64, usize)> = offers
+        let mut sorted: Vec<(i64, usize)> = self
+            .snapshot
+            .offers
             .iter()
-            .map(|&offer| (self.bound_per_reference_hour(job, offer), offer))
+            .enumerate()
+            .filter(|(_, offer)| static_rejection(offer, job).is_none())
+            .map(|(index, _)| (self.bound_per_reference_hour(job, index), index))
             .collect();
         sorted.sort_unstable();
-        let sorted: std::rc::Rc<[(i64, usize)]> = sorted.into();
-        self.sorted.insert(*signature, sorted.clone());
-        sorted
+        let index = self.signatures.len();
+        self.signatures.push(SignatureState {
+            sorted: sorted.into(),
+            no_room: HashSet::default(),
+            exhausted: false,
+            full_prefix: 0,
+        });
+        self.signature_ids.insert(signature, index);
+        index
     }
 
     fn place(&mut self, job_index: usize, job: &'a QueuedJob) -> Result<(), WaitReason> {
-        let team = self.team_ids.get(job_index).copied().unwrap_or(usize::MAX);
-        let signature = Signature::of(job);
-        let sorted = self.sorted_candidates(job, &signature);
+        let signature = self.signature_index(job, Signature::of(job));
+        let sorted = self
+            .signatures
+            .get(signature)
+            .map(|state| state.sorted.clone())
+            .unwrap_or_default();
         if sorted.is_empty() {
             return Err(WaitReason::NoMatchingOffer(no_match_detail(
                 &self.snapshot.offers,
@@ -424,12 +466,18 @@ impl<'a> Pass<'a> {
         }
         let preemption_possible =
             self.policy.preemption && self.lowest_preemptible_overall < job.priority;
-        if !preemption_possible && self.exhausted.contains(&signature) {
+        if !preemption_possible
+            && self
+                .signatures
+                .get(signature)
+                .is_some_and(|state| state.exhausted)
+        {
             return Err(WaitReason::Capacity {
                 matching_offers: sorted.len(),
             });
         }
 
+        let team = self.team_id(job_index);
         let totals = Usage {
             gpus: u64::from(job.replica.gpus) * u64::from(job.replicas),
             cpu_millis: job.replica.cpu_millis * u64::from(job.replicas),
@@ -444,12 +492,44 @@ impl<'a> Pass<'a> {
             return Err(reason);
         }
 
-        let seconds_until_midnight = self.ledger.midnight.saturating_sub(self.now);
+        // A patient job weighs only offers within its limit: a prefix of
+        // `sorted` (bounds rise along it). When every one of them is known
+        // full it waits at once.
+        let patience = self.patience(job, &sorted, preemption_possible);
+        if let Some((limit, reason)) = &patience
+            && let Some(state) = self.signatures.get_mut(signature)
+        {
+            while let Some(&(_, offer)) = sorted.get(state.full_prefix)
+                && state.no_room.contains(&offer)
+            {
+                state.full_prefix += 1;
+            }
+            let first_open = sorted.get(state.full_prefix).map(|&(bound, _)| bound);
+            match first_open {
+                None => {
+                    return Err(WaitReason::Capacity {
+                        matching_offers: sorted.len(),
+                    });
+                }
+                Some(bound) if self.lower_bound(job, bound) > *limit => {
+                    return Err(reason.clone());
+                }
+                Some(_) => {}
+            }
+        }
+        let patience_limit = patience.as_ref().map(|(limit, _)| *limit);
+        let mut waits_for_patience = false;
+
+        let seconds_until_midnight = spend_horizon(self.snapshot, self.ledger.midnight, self.now);
         let mut explained: Vec<Candidate> = Vec::new();
         let mut first_failure: Option<WaitReason> = None;
         let mut over_cap_cheapest: Option<Money> = None;
         let mut any_room = false;
-        let no_room = self.no_room.remove(&signature).unwrap_or_default();
+        let no_room = self
+            .signatures
+            .get_mut(signature)
+            .map(|state| std::mem::take(&mut state.no_room))
+            .unwrap_or_default();
         let mut newly_full: Vec<usize> = Vec::new();
         // Offers in bound order; a candidate is checked once no unseen offer
         // can order before it, so checks happen in exact ordering-key order.
@@ -461,6 +541,18 @@ impl<'a> Pass<'a> {
             let next_bound = sorted
                 .get(next)
                 .map(|&(bound, _)| self.lower_bound(job, bound));
+            if let Some(limit) = patience_limit {
+                // Nothing left within the limit: wait for the busy ones.
+                let lowest = match (heap.peek(), next_bound) {
+                    (Some(Reverse((key, _))), Some(bound)) => Some(key.0.min(bound)),
+                    (Some(Reverse((key, _))), None) => Some(key.0),
+                    (None, bound) => bound,
+                };
+                if lowest.is_some_and(|lowest| lowest > limit) {
+                    waits_for_patience = true;
+                    break;
+                }
+            }
             let ready = match (heap.peek(), next_bound) {
                 (Some(Reverse((key, _))), Some(bound)) => key.0 < bound,
                 (Some(_), None) => true,
@@ -503,8 +595,8 @@ impl<'a> Pass<'a> {
                             }
                         }
                         self.finish_assignment(job, &candidate, explained, sorted.len());
-                        if !no_room.is_empty() {
-                            self.no_room.insert(signature, no_room);
+                        if let Some(state) = self.signatures.get_mut(signature) {
+                            state.no_room = no_room;
                         }
                         return Ok(());
                     }
@@ -552,13 +644,11 @@ impl<'a> Pass<'a> {
             // them before pricing, and build a message only for the first.
             if let Some(offer) = self.snapshot.offers.get(offer_index) {
                 let probe = usage_of(offer, &job.replica, job.replicas, Money::ZERO, 0, 0);
-                if !self.ledger.allows(team, &probe, offer.cloud, &offer.region) {
+                let region = self.region_of_offer(offer_index);
+                if !self.ledger.allows(team, &probe, region) {
                     any_room = true;
                     if first_failure.is_none() {
-                        first_failure = self
-                            .ledger
-                            .check(team, &probe, offer.cloud, &offer.region)
-                            .err();
+                        first_failure = self.ledger.check(team, &probe, region).err();
                     }
                     continue;
                 }
@@ -570,11 +660,14 @@ impl<'a> Pass<'a> {
         }
         let mut no_room = no_room;
         no_room.extend(newly_full.iter().copied());
-        if !no_room.is_empty() {
-            self.no_room.insert(signature, no_room);
+        if let Some(state) = self.signatures.get_mut(signature) {
+            state.no_room = no_room;
+            if !any_room && newly_full.len() == sorted.len() {
+                state.exhausted = true;
+            }
         }
-        if !any_room && newly_full.len() == sorted.len() {
-            self.exhausted.insert(signature);
+        if waits_for_patience && let Some((_, reason)) = patience {
+            return Err(reason);
         }
         if preemption_possible && !newly_full.is_empty() {
             let mut all: Vec<Priced> = sorted
@@ -596,6 +689,39 @@ impl<'a> Pass<'a> {
                 cheapest,
             },
         })
+    }
+
+    /// Under [`Policy::patience`], while `job` may still wait: the most it
+    /// accepts to cost now (its cheapest acceptable offer's lower bound,
+    /// busy or not, plus the margin), as a ready wait reason. Urgent work
+    /// (that may preempt) does not wait.
+    fn patience(
+        &self,
+        job: &QueuedJob,
+        sorted: &[(i64, usize)],
+        preemption_possible: bool,
+    ) -> Option<(i64, WaitReason)> {
+        let patience = self.policy.patience?;
+        if self.policy.offer_choice != OfferChoice::LowestExpectedCost || preemption_possible {
+            return None;
+        }
+        let until = patience.until(job.submitted_at, job.expected_runtime_s);
+        if self.now >= until {
+            return None;
+        }
+        let &(bound, _) = sorted.first()?;
+        let cheapest = self.lower_bound(job, bound).max(0);
+        let margin = i128::from(cheapest) * i128::from(patience.costlier_by_percent) / 100;
+        let margin = i64::try_from(margin).unwrap_or(i64::MAX).max(1_000_000);
+        let limit = cheapest.saturating_add(margin);
+        Some((
+            limit,
+            WaitReason::Patience {
+                until,
+                cheapest: Money::from_micros(cheapest),
+                limit: Money::from_micros(limit),
+            },
+        ))
     }
 
     /// The checks, in order: hourly cap, quotas, free capacity.
@@ -627,7 +753,10 @@ impl<'a> Pass<'a> {
             seconds_until_midnight,
             candidate.runtime_s,
         );
-        if let Err(reason) = self.ledger.check(team, &usage, offer.cloud, &offer.region) {
+        if let Err(reason) = self
+            .ledger
+            .check(team, &usage, self.region_of_offer(candidate.offer))
+        {
             let rejection = match &reason {
                 WaitReason::CloudQuota { detail, .. } => Rejection::CloudQuota(detail.to_string()),
                 other => Rejection::TeamQuota(other.to_string()),
@@ -678,7 +807,8 @@ impl<'a> Pass<'a> {
             seconds_until_midnight,
             candidate.runtime_s,
         );
-        self.ledger.add(team, &usage, offer.cloud, &offer.region);
+        let region = self.region_of_offer(candidate.offer);
+        self.ledger.add(team, &usage, region);
     }
 
     fn explain(

@@ -652,3 +652,83 @@ fn explanations_list_the_chosen_and_the_rejected() {
             .any(|candidate| candidate.rejection == Some(gantry_sched::Rejection::Costlier))
     );
 }
+
+#[test]
+fn patience_waits_for_a_busy_cheaper_offer() {
+    use Expect::*;
+    let now = 1_000_000;
+    let mut busy_reserved = gpu_offer(
+        "a",
+        "reserved",
+        Aws,
+        "us-east-1",
+        A100,
+        8,
+        1,
+        Reserved,
+        "35",
+    );
+    busy_reserved.idle_nodes = 0;
+    let on_demand = gpu_offer(
+        "a",
+        "on-demand",
+        Aws,
+        "us-east-1",
+        A100,
+        8,
+        1,
+        OnDemand,
+        "30",
+    );
+    let job_submitted_at = |id: &str, submitted_at| {
+        let mut job = gpu_job(id, "t", &[A100], 8, 1);
+        job.submitted_at = submitted_at;
+        job
+    };
+    // One hour of run time: patience lasts one hour from submission.
+    let waiting = snapshot(
+        vec![busy_reserved.clone(), on_demand.clone()],
+        vec![job_submitted_at("j", now - 600)],
+    );
+    check(
+        "a fresh job waits for the busy reserved pool rather than pay on-demand",
+        &waiting,
+        &Policy::gantry(),
+        &[Waits("j", "waiting until 1003000 for a busy offer")],
+    );
+    check(
+        "without patience it takes on-demand now",
+        &waiting,
+        &Policy {
+            patience: None,
+            ..Policy::gantry()
+        },
+        &[On("j", "on-demand")],
+    );
+    check(
+        "the baselines have no patience",
+        &waiting,
+        &Policy::cheapest_now(),
+        &[On("j", "on-demand")],
+    );
+    check(
+        "once its patience is over it takes on-demand",
+        &snapshot(
+            vec![busy_reserved, on_demand.clone()],
+            vec![job_submitted_at("j", now - 3600)],
+        ),
+        &Policy::gantry(),
+        &[On("j", "on-demand")],
+    );
+    let mut busy_cheap = gpu_offer("b", "cheap", Gcp, "us-central1", A100, 8, 1, OnDemand, "28");
+    busy_cheap.idle_nodes = 0;
+    check(
+        "an offer with room that costs little more is taken at once",
+        &snapshot(
+            vec![busy_cheap, on_demand],
+            vec![job_submitted_at("j", now - 600)],
+        ),
+        &Policy::gantry(),
+        &[On("j", "on-demand")],
+    );
+}

@@ -20,6 +20,16 @@ impl Pass<'_> {
         priced: &[Priced],
         seconds_until_midnight: Seconds,
     ) -> bool {
+        if self.running_by_offer.is_none() {
+            let mut by_offer = vec![Vec::new(); self.snapshot.offers.len()];
+            for (index, allocation) in self.snapshot.running.iter().enumerate() {
+                if let Some(list) = by_offer.get_mut(allocation.offer) {
+                    list.push(index);
+                }
+            }
+            self.running_by_offer = Some(by_offer);
+        }
+        let running_by_offer: &[Vec<usize>] = self.running_by_offer.as_deref().unwrap_or_default();
         let mut best: Option<(u64, usize, Vec<usize>, crate::capacity::Fit)> = None;
         for (rank, candidate) in priced.iter().enumerate().take(32) {
             let Some(offer) = self.snapshot.offers.get(candidate.offer) else {
@@ -30,9 +40,8 @@ impl Pass<'_> {
             {
                 continue;
             }
-            let mut victims: Vec<(u64, usize)> = self
-                .running_by_offer
-                .get(&candidate.offer)
+            let mut victims: Vec<(u64, usize)> = running_by_offer
+                .get(candidate.offer)
                 .into_iter()
                 .flatten()
                 .copied()
@@ -65,7 +74,11 @@ impl Pass<'_> {
                 let victim_usage =
                     usage_of(offer, &victim.replica, victim.replicas, Money::ZERO, 0, 0);
                 if let Some(victim_team) = ledger.id(&victim.team) {
-                    ledger.remove(victim_team, &victim_usage, offer.cloud, &offer.region);
+                    ledger.remove(
+                        victim_team,
+                        &victim_usage,
+                        self.region_of_offer(candidate.offer),
+                    );
                 }
                 chosen.push(index);
                 lost_total += lost;
@@ -78,7 +91,7 @@ impl Pass<'_> {
                     candidate.runtime_s,
                 );
                 if ledger
-                    .check(team, &usage, offer.cloud, &offer.region)
+                    .check(team, &usage, self.region_of_offer(candidate.offer))
                     .is_err()
                 {
                     continue;
@@ -112,8 +125,8 @@ impl Pass<'_> {
             }
             let victim_usage = usage_of(offer, &victim.replica, victim.replicas, Money::ZERO, 0, 0);
             if let Some(victim_team) = self.ledger.id(&victim.team) {
-                self.ledger
-                    .remove(victim_team, &victim_usage, offer.cloud, &offer.region);
+                let region = self.region_of_offer(candidate.offer);
+                self.ledger.remove(victim_team, &victim_usage, region);
             }
             self.preempted.insert(index);
             let gpus = u64::from(victim.replica.gpus.max(1)) * u64::from(victim.replicas);
@@ -129,8 +142,11 @@ impl Pass<'_> {
             });
         }
         // Freed capacity may serve other signatures again.
-        self.no_room.clear();
-        self.exhausted.clear();
+        for state in &mut self.signatures {
+            state.no_room.clear();
+            state.exhausted = false;
+            state.full_prefix = 0;
+        }
         let Some(capacity) = self.capacity.get(candidate.offer) else {
             return false;
         };
