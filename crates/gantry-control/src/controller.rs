@@ -1065,6 +1065,11 @@ impl Controller {
             self.release();
         }
         self.checkpoints.tick(now);
+        // Jobs waiting for a reason that can change with time alone (their
+        // patience running out, a preemption under way) are weighed again.
+        if !self.fresh.is_empty() {
+            self.dirty = true;
+        }
         if let Some(last) = self.last_tick_unix_ms {
             let elapsed = now.saturating_sub(last).max(0);
             for job in self.jobs.values() {

@@ -111,7 +111,11 @@ fn id(text: &str) -> JobId {
 
 /// A controller that has recovered an empty store and sees two clusters.
 fn started(teams: Vec<TeamQuota>) -> Controller {
-    let mut controller = Controller::new(settings(teams));
+    started_with(settings(teams))
+}
+
+fn started_with(settings: ControlSettings) -> Controller {
+    let mut controller = Controller::new(settings);
     controller.handle(Input::Recovered(Vec::new(), Vec::new()), NOW);
     controller.handle(
         Input::Views(views(vec![
@@ -543,6 +547,32 @@ fn a_job_that_ran_waits_for_its_checkpoint_check_before_it_is_placed_again() {
     );
     let again = controller.pass(NOW + 40_001);
     assert_eq!(transitions_of(&again, "job-c"), [JobTransition::Place]);
+}
+
+#[test]
+fn a_job_that_does_not_park_is_weighed_again_at_the_next_tick() {
+    // Strict FIFO (no backfill) parks nothing: a parked head would let the
+    // jobs behind it pass.
+    let mut controller = started_with(ControlSettings {
+        policy: Policy {
+            backfill: false,
+            ..Policy::fifo_first_fit()
+        },
+        ..settings(Vec::new())
+    });
+    let jobs = ["j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8"];
+    for job in jobs {
+        submit(&mut controller, job, spec(job, 8, ""));
+    }
+    controller.pass(NOW);
+    assert!(
+        jobs.iter()
+            .any(|job| state(&controller, job) == Some(JobState::Queued))
+    );
+    assert!(!controller.needs_pass());
+    assert_eq!(controller.parked_jobs(), 0);
+    controller.handle(Input::Tick, NOW + 500);
+    assert!(controller.needs_pass());
 }
 
 #[test]
