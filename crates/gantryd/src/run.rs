@@ -120,7 +120,13 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the executor")?,
     );
     let controller = Controller::new(ControlSettings {
-        policy: Policy::gantry(),
+        // Patience (wait for a busy cheaper offer) is measured in the replay
+        // only: in a live fleet it cannot yet tell a busy pool from one with
+        // no nodes to offer, and made an idle dev fleet hold a CPU job.
+        policy: Policy {
+            patience: None,
+            ..Policy::gantry()
+        },
         teams: settings.config.teams.clone(),
         cloud_quotas: settings.config.cloud_quotas.clone(),
         spot_rates: settings.spot_rates(),
