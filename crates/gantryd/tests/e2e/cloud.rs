@@ -3,7 +3,9 @@
 //! flagging moto's placeholder spot prices and keeping the table's; with
 //! `gcs:` pointed at fake-gcs-server, a quote prices egress from the bucket's
 //! real region and the bytes under the prefix; with `provenance:`, a finished
-//! job's record lands in the bucket and openlineage-python reads it.
+//! job's record lands in the bucket and openlineage-python reads it; a
+//! preempted job that checkpoints is placed again only once its checkpoint
+//! prefix was found in the bucket.
 
 use std::process::Command;
 use std::time::Duration;
@@ -450,4 +452,148 @@ async fn an_unreachable_price_api_degrades_the_daemon_and_the_table_prices_stay(
         assert!(pool.price_per_node_hour_micro_usd > 0, "{pool:?}");
     }
     assert!(daemon.stop().success());
+}
+
+/// The URL of simulated cluster `name`, from the daemon's log.
+fn simulated_cluster_url(daemon: &Daemon, name: &str) -> String {
+    daemon
+        .log_text()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| {
+            line["fields"]["message"] == "simulated cluster serving"
+                && line["fields"]["cluster"] == name
+        })
+        .and_then(|line| line["fields"]["url"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| panic!("no URL for {name} in the log:\n{}", daemon.log_text()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_preempted_job_resumes_only_after_its_checkpoint_is_found_in_the_bucket() {
+    gantry_cloud::install_crypto_provider();
+    let gcs = fake_gcs();
+    let http = reqwest::Client::new();
+    let bucket = unique("e2e-ckpt");
+    create_bucket(&http, &gcs.url, &bucket).await;
+    put_object(&http, &gcs.url, &bucket, "run-1/step-100.pt", vec![1; 1024]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("gantry.yaml");
+    let fleet = dev_fleet();
+    let gcs_url = &gcs.url;
+    std::fs::write(
+        &config_path,
+        format!("{fleet}\ngcs:\n  endpoint: {gcs_url}\n  anonymous: true\n"),
+    )
+    .unwrap();
+    // Real time runs slowly enough here to interrupt the job while it runs.
+    let daemon = Daemon::start(
+        dir.path(),
+        &[
+            "--config",
+            config_path.to_str().unwrap(),
+            "--time-scale",
+            "60",
+        ],
+    );
+    let spec = format!(
+        "apiVersion: gantry.dev/v1
+kind: TrainingJob
+metadata: {{name: ckpt-resume, team: nlp}}
+spec:
+  image: ghcr.io/acme/finetune:2.4.1
+  resources:
+    gpu: {{count: 1, types: [L4]}}
+    cpu: 8
+    memory: 32Gi
+  placement:
+    clusters: [gcp-us-central1]
+    spot: required
+  checkpoint: {{uri: 'gs://{bucket}/run-1/', everyMinutes: 10}}
+  expectedRuntime: 10h
+"
+    );
+    let mut jobs = daemon.jobs().await;
+    let id = submit(&mut jobs, &spec, "").await.unwrap().job.unwrap().id;
+    wait_state(
+        &mut jobs,
+        &id,
+        pb::JobState::Running,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    // Reclaim the spot node its pod runs on.
+    let cluster = simulated_cluster_url(&daemon, "gcp-us-central1");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let node = loop {
+        let pods: Value = serde_json::from_str(
+            &get_text(
+                &http,
+                &format!("{cluster}/api/v1/pods?labelSelector=gantry.dev%2Fjob-id%3D{id}"),
+            )
+            .await,
+        )
+        .unwrap();
+        if let Some(node) = pods["items"][0]["spec"]["nodeName"].as_str() {
+            break node.to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no bound pod: {pods}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let response = http
+        .post(format!("{cluster}/sim/v1/faults"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"kind":"spotInterruption","node":"{node}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+
+    // Back in the queue, checked, then placed again: in that order.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let events = loop {
+        let events = jobs
+            .get_job(pb::GetJobRequest {
+                id: id.clone(),
+                include_events: true,
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        if events
+            .iter()
+            .any(|event| event.transition == "Place" && event.attempt == 2)
+        {
+            break events;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not placed again: {events:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let position = |what: &dyn Fn(&pb::JobEvent) -> bool| events.iter().position(what);
+    let requeued = position(&|e| e.transition == "Requeue").expect("a Requeue event");
+    let found = position(&|e| e.reason.starts_with("CheckpointFound"))
+        .unwrap_or_else(|| panic!("no CheckpointFound event: {events:#?}"));
+    let placed = position(&|e| e.transition == "Place" && e.attempt == 2).unwrap();
+    assert!(requeued < found && found < placed, "{events:#?}");
+    assert!(
+        events[found]
+            .reason
+            .contains(&format!("gs://{bucket}/run-1/")),
+        "{}",
+        events[found].reason
+    );
+    jobs.cancel_job(pb::CancelJobRequest {
+        id,
+        reason: "test over".to_owned(),
+    })
+    .await
+    .unwrap();
 }
