@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gantry_api::status::clouds::{CloudApiHealth, CloudCounter, CloudStatus, CloudStatusSource};
-use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options};
+use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options, InstanceCatalog};
 use gantry_cloud::gcs::{DataLocator, GcsApi, GcsClient, GcsConfig, GcsCredentials, LocatorConfig};
 use gantry_cloud::prices::{
     Ec2SpotFeed, LivePrices, PriceFeed, PriceOrigin, PriceRefresher, RefresherConfig,
@@ -78,6 +78,11 @@ impl Clouds {
                 ),
                 None => AwsEc2::from_environment(Ec2Options::default()).await,
             });
+            tokio::spawn(check_instance_catalog(
+                ec2.clone(),
+                config.clone(),
+                table.clone(),
+            ));
             let feeds = spot_feeds(config, table, &ec2);
             tracing::info!(
                 feeds = feeds.len(),
@@ -333,6 +338,97 @@ fn spot_feeds(
             )) as Arc<dyn PriceFeed>
         })
         .collect()
+}
+
+/// Checks the price table's AWS rows and the configured AWS node pools
+/// against EC2's instance catalog (`DescribeInstanceTypes`,
+/// `DescribeInstanceTypeOfferings`), once at start, off the startup path:
+/// a row or pool whose GPUs, vCPUs or memory disagree with EC2, or a pool
+/// whose type EC2 does not offer in its zone, is a warning that names it.
+/// The table stays as shipped: a person decides which side is wrong.
+async fn check_instance_catalog(ec2: Arc<dyn Ec2Api>, config: FleetConfig, table: PriceTable) {
+    let aws: Vec<_> = config
+        .clusters
+        .iter()
+        .filter(|cluster| cluster.cloud == Cloud::Aws)
+        .collect();
+    let regions: Vec<String> = aws
+        .iter()
+        .map(|cluster| cluster.region.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut types: BTreeSet<String> = table
+        .rows()
+        .filter(|row| {
+            row.key.cloud == Cloud::Aws && regions.contains(&row.key.region) && row.gpu.is_some()
+        })
+        .map(|row| row.key.instance_type.clone())
+        .collect();
+    for cluster in &aws {
+        if let ClusterAccess::Simulated { node_pools } = &cluster.access {
+            types.extend(node_pools.iter().map(|pool| pool.instance_type.clone()));
+        }
+    }
+    if regions.is_empty() || types.is_empty() {
+        return;
+    }
+    let types: Vec<String> = types.into_iter().collect();
+    let catalog = match InstanceCatalog::load(&*ec2, &regions, &types).await {
+        Ok(catalog) => catalog,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the EC2 instance catalog; the price table's shapes are not checked");
+            return;
+        }
+    };
+    let mismatches = catalog.check_price_table(&table);
+    for mismatch in &mismatches {
+        tracing::warn!(instance_type = %mismatch.instance_type, detail = %mismatch.detail, "a price table row disagrees with EC2");
+    }
+    let mut pools = 0;
+    let mut pool_problems = 0;
+    for cluster in &aws {
+        let ClusterAccess::Simulated { node_pools } = &cluster.access else {
+            continue;
+        };
+        for pool in node_pools {
+            pools += 1;
+            let Some(shape) = catalog.shape(&pool.instance_type) else {
+                continue;
+            };
+            let mut problems = Vec::new();
+            if !catalog.is_offered(&cluster.region, &pool.zone, &pool.instance_type) {
+                problems.push(format!("EC2 does not offer it in {}", pool.zone));
+            }
+            if pool.gpu != shape.gpu && !catalog.unknown_gpus().contains_key(&pool.instance_type) {
+                problems.push(format!("gpu: pool {:?}, ec2 {:?}", pool.gpu, shape.gpu));
+            }
+            if pool.cpu_millis != u64::from(shape.vcpus).saturating_mul(1000) {
+                problems.push(format!(
+                    "cpu: pool {} m, ec2 {} vCPUs",
+                    pool.cpu_millis, shape.vcpus
+                ));
+            }
+            if pool.memory_bytes.abs_diff(shape.memory_bytes) > shape.memory_bytes / 100 {
+                problems.push(format!(
+                    "memory: pool {} bytes, ec2 {} bytes",
+                    pool.memory_bytes, shape.memory_bytes
+                ));
+            }
+            if !problems.is_empty() {
+                pool_problems += 1;
+                tracing::warn!(cluster = %cluster.name, pool = %pool.name, instance_type = %pool.instance_type, detail = %problems.join("; "), "a node pool disagrees with EC2");
+            }
+        }
+    }
+    tracing::info!(
+        instance_types = types.len(),
+        described = catalog.shapes().count(),
+        table_mismatches = mismatches.len(),
+        pools,
+        pool_mismatches = pool_problems,
+        "EC2 instance catalog checked"
+    );
 }
 
 /// AWS pools priced by the refresher's latest snapshot.

@@ -168,6 +168,32 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
         ],
     );
 
+    // 0. The instance catalog: moto describes the dev fleet's AWS types, and
+    // the daemon checks the table's rows and the pools against it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let checked = loop {
+        let found = daemon
+            .log_text()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|line| line["fields"]["message"] == "EC2 instance catalog checked");
+        if let Some(line) = found {
+            break line;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no catalog check in the log:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let fields = &checked["fields"];
+    assert_eq!(fields["pools"], 7, "the dev fleet's AWS pools: {checked}");
+    assert!(
+        fields["described"].as_u64().unwrap() >= 6,
+        "moto describes the dev fleet's types: {checked}"
+    );
+
     // 1. Live prices: moto's spot prices are all the placeholder 0.00001, so
     // every AWS spot pool keeps the table's price and says why.
     let mut fleet = daemon.fleet().await;
