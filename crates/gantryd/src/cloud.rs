@@ -12,13 +12,13 @@
 //!   OpenLineage RunEvent per ended run, written to the bucket, retried,
 //!   never blocking the loop.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use gantry_api::status::clouds::{CloudApiHealth, CloudCounter, CloudStatus, CloudStatusSource};
-use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options, InstanceCatalog};
+use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options, InstanceCatalog, InstanceShape};
 use gantry_cloud::gcs::{DataLocator, GcsApi, GcsClient, GcsConfig, GcsCredentials, LocatorConfig};
 use gantry_cloud::prices::{
     Ec2SpotFeed, LivePrices, PriceFeed, PriceOrigin, PriceRefresher, RefresherConfig,
@@ -301,41 +301,43 @@ fn provenance_status(stats: &ExportStats, bucket: &str, status: &mut CloudStatus
     }
 }
 
-/// One feed per AWS region of the fleet, for the GPU instance types the price
-/// table lists there and the instance types of the configured pools.
+/// The instance types Gantry asks EC2 about, by AWS region of the fleet:
+/// the GPU types the price table lists there and the types of the
+/// configured pools.
+fn aws_instance_types(config: &FleetConfig, table: &PriceTable) -> BTreeMap<String, Vec<String>> {
+    let mut by_region: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for cluster in config.clusters.iter().filter(|c| c.cloud == Cloud::Aws) {
+        let types = by_region.entry(cluster.region.clone()).or_default();
+        types.extend(
+            table
+                .rows()
+                .filter(|row| {
+                    row.key.cloud == Cloud::Aws
+                        && row.key.region == cluster.region
+                        && row.gpu.is_some()
+                })
+                .map(|row| row.key.instance_type.clone()),
+        );
+        if let ClusterAccess::Simulated { node_pools } = &cluster.access {
+            types.extend(node_pools.iter().map(|pool| pool.instance_type.clone()));
+        }
+    }
+    by_region
+        .into_iter()
+        .map(|(region, types)| (region, types.into_iter().collect()))
+        .collect()
+}
+
+/// One feed per AWS region of the fleet, for [`aws_instance_types`].
 fn spot_feeds(
     config: &FleetConfig,
     table: &PriceTable,
     ec2: &Arc<dyn Ec2Api>,
 ) -> Vec<Arc<dyn PriceFeed>> {
-    let regions: BTreeSet<&str> = config
-        .clusters
-        .iter()
-        .filter(|cluster| cluster.cloud == Cloud::Aws)
-        .map(|cluster| cluster.region.as_str())
-        .collect();
-    regions
+    aws_instance_types(config, table)
         .into_iter()
-        .map(|region| {
-            let mut types: BTreeSet<String> = table
-                .rows()
-                .filter(|row| {
-                    row.key.cloud == Cloud::Aws && row.key.region == region && row.gpu.is_some()
-                })
-                .map(|row| row.key.instance_type.clone())
-                .collect();
-            for cluster in &config.clusters {
-                if let (Cloud::Aws, true, ClusterAccess::Simulated { node_pools }) =
-                    (cluster.cloud, cluster.region == region, &cluster.access)
-                {
-                    types.extend(node_pools.iter().map(|pool| pool.instance_type.clone()));
-                }
-            }
-            Arc::new(Ec2SpotFeed::new(
-                ec2.clone(),
-                region,
-                types.into_iter().collect(),
-            )) as Arc<dyn PriceFeed>
+        .map(|(region, types)| {
+            Arc::new(Ec2SpotFeed::new(ec2.clone(), &region, types)) as Arc<dyn PriceFeed>
         })
         .collect()
 }
@@ -347,33 +349,17 @@ fn spot_feeds(
 /// whose type EC2 does not offer in its zone, is a warning that names it.
 /// The table stays as shipped: a person decides which side is wrong.
 async fn check_instance_catalog(ec2: Arc<dyn Ec2Api>, config: FleetConfig, table: PriceTable) {
-    let aws: Vec<_> = config
-        .clusters
-        .iter()
-        .filter(|cluster| cluster.cloud == Cloud::Aws)
-        .collect();
-    let regions: Vec<String> = aws
-        .iter()
-        .map(|cluster| cluster.region.clone())
+    let by_region = aws_instance_types(&config, &table);
+    let regions: Vec<String> = by_region.keys().cloned().collect();
+    let types: Vec<String> = by_region
+        .into_values()
+        .flatten()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut types: BTreeSet<String> = table
-        .rows()
-        .filter(|row| {
-            row.key.cloud == Cloud::Aws && regions.contains(&row.key.region) && row.gpu.is_some()
-        })
-        .map(|row| row.key.instance_type.clone())
-        .collect();
-    for cluster in &aws {
-        if let ClusterAccess::Simulated { node_pools } = &cluster.access {
-            types.extend(node_pools.iter().map(|pool| pool.instance_type.clone()));
-        }
-    }
-    if regions.is_empty() || types.is_empty() {
+    if types.is_empty() {
         return;
     }
-    let types: Vec<String> = types.into_iter().collect();
     let catalog = match InstanceCatalog::load(&*ec2, &regions, &types).await {
         Ok(catalog) => catalog,
         Err(error) => {
@@ -386,37 +372,30 @@ async fn check_instance_catalog(ec2: Arc<dyn Ec2Api>, config: FleetConfig, table
         tracing::warn!(instance_type = %mismatch.instance_type, detail = %mismatch.detail, "a price table row disagrees with EC2");
     }
     let mut pools = 0;
-    let mut pool_problems = 0;
-    for cluster in &aws {
+    let mut pool_mismatches = 0;
+    for cluster in config.clusters.iter().filter(|c| c.cloud == Cloud::Aws) {
         let ClusterAccess::Simulated { node_pools } = &cluster.access else {
             continue;
         };
         for pool in node_pools {
             pools += 1;
-            let Some(shape) = catalog.shape(&pool.instance_type) else {
-                continue;
+            let claimed = InstanceShape {
+                gpu: pool.gpu,
+                // Node pools have whole vCPUs.
+                vcpus: u32::try_from(pool.cpu_millis / 1000).unwrap_or(u32::MAX),
+                memory_bytes: pool.memory_bytes,
             };
-            let mut problems = Vec::new();
-            if !catalog.is_offered(&cluster.region, &pool.zone, &pool.instance_type) {
+            let mut problems: Vec<String> = catalog
+                .disagreement(&pool.instance_type, &claimed, "pool")
+                .into_iter()
+                .collect();
+            if catalog.shape(&pool.instance_type).is_some()
+                && !catalog.is_offered(&cluster.region, &pool.zone, &pool.instance_type)
+            {
                 problems.push(format!("EC2 does not offer it in {}", pool.zone));
             }
-            if pool.gpu != shape.gpu && !catalog.unknown_gpus().contains_key(&pool.instance_type) {
-                problems.push(format!("gpu: pool {:?}, ec2 {:?}", pool.gpu, shape.gpu));
-            }
-            if pool.cpu_millis != u64::from(shape.vcpus).saturating_mul(1000) {
-                problems.push(format!(
-                    "cpu: pool {} m, ec2 {} vCPUs",
-                    pool.cpu_millis, shape.vcpus
-                ));
-            }
-            if pool.memory_bytes.abs_diff(shape.memory_bytes) > shape.memory_bytes / 100 {
-                problems.push(format!(
-                    "memory: pool {} bytes, ec2 {} bytes",
-                    pool.memory_bytes, shape.memory_bytes
-                ));
-            }
             if !problems.is_empty() {
-                pool_problems += 1;
+                pool_mismatches += 1;
                 tracing::warn!(cluster = %cluster.name, pool = %pool.name, instance_type = %pool.instance_type, detail = %problems.join("; "), "a node pool disagrees with EC2");
             }
         }
@@ -426,7 +405,7 @@ async fn check_instance_catalog(ec2: Arc<dyn Ec2Api>, config: FleetConfig, table
         described = catalog.shapes().count(),
         table_mismatches = mismatches.len(),
         pools,
-        pool_mismatches = pool_problems,
+        pool_mismatches,
         "EC2 instance catalog checked"
     );
 }

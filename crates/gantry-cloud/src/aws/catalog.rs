@@ -136,7 +136,7 @@ impl InstanceCatalog {
     }
 
     /// The price table's AWS rows whose GPU model, GPU count, vCPUs or memory
-    /// disagree with EC2 (memory within 1%, as catalogs round GiB), one line
+    /// disagree with EC2 (see [`InstanceCatalog::disagreement`]), one line
     /// per instance type, in name order. Types EC2 did not describe are skipped.
     pub fn check_price_table(&self, table: &PriceTable) -> Vec<CatalogMismatch> {
         let mut mismatches = Vec::new();
@@ -146,36 +146,55 @@ impl InstanceCatalog {
             if !seen.insert(name) {
                 continue;
             }
-            let Some(shape) = self.shape(name) else {
-                continue;
+            let claimed = InstanceShape {
+                gpu: row.gpu,
+                vcpus: row.vcpus,
+                memory_bytes: row.memory_bytes,
             };
-            let mut differences = Vec::new();
-            if row.gpu != shape.gpu && !self.unknown_gpus.contains_key(name) {
-                differences.push(format!(
-                    "gpu: table {}, ec2 {}",
-                    describe_gpu(row.gpu),
-                    describe_gpu(shape.gpu)
-                ));
-            }
-            if row.vcpus != shape.vcpus {
-                differences.push(format!("vcpus: table {}, ec2 {}", row.vcpus, shape.vcpus));
-            }
-            let tolerance = shape.memory_bytes / 100;
-            if row.memory_bytes.abs_diff(shape.memory_bytes) > tolerance {
-                differences.push(format!(
-                    "memory: table {} MiB, ec2 {} MiB",
-                    row.memory_bytes / BYTES_PER_MIB,
-                    shape.memory_bytes / BYTES_PER_MIB
-                ));
-            }
-            if !differences.is_empty() {
+            if let Some(detail) = self.disagreement(name, &claimed, "table") {
                 mismatches.push(CatalogMismatch {
                     instance_type: name.to_owned(),
-                    detail: differences.join("; "),
+                    detail,
                 });
             }
         }
         mismatches
+    }
+
+    /// How `claimed` (the shape `source` gives `instance_type`, e.g. a
+    /// table row or a node pool) differs from EC2's: GPU model and count
+    /// (unless EC2 names a GPU Gantry does not know), vCPUs, and memory
+    /// beyond 1 % (catalogs round GiB). `None` when they agree, or when EC2
+    /// did not describe the type.
+    pub fn disagreement(
+        &self,
+        instance_type: &str,
+        claimed: &InstanceShape,
+        source: &str,
+    ) -> Option<String> {
+        let shape = self.shape(instance_type)?;
+        let mut differences = Vec::new();
+        if claimed.gpu != shape.gpu && !self.unknown_gpus.contains_key(instance_type) {
+            differences.push(format!(
+                "gpu: {source} {}, ec2 {}",
+                describe_gpu(claimed.gpu),
+                describe_gpu(shape.gpu)
+            ));
+        }
+        if claimed.vcpus != shape.vcpus {
+            differences.push(format!(
+                "vcpus: {source} {}, ec2 {}",
+                claimed.vcpus, shape.vcpus
+            ));
+        }
+        if claimed.memory_bytes.abs_diff(shape.memory_bytes) > shape.memory_bytes / 100 {
+            differences.push(format!(
+                "memory: {source} {} MiB, ec2 {} MiB",
+                claimed.memory_bytes / BYTES_PER_MIB,
+                shape.memory_bytes / BYTES_PER_MIB
+            ));
+        }
+        (!differences.is_empty()).then(|| differences.join("; "))
     }
 }
 
