@@ -357,18 +357,31 @@ pub struct Controller {
     metrics: ControlMetrics,
     recovered: bool,
     located: Located,
-    /// Queued jobs the last plan left waiting for capacity or quota, not
-    /// shown to the scheduler again until something is released (see
-    /// [`Controller::release`]).
-    parked: BTreeSet<JobId>,
     /// Queued jobs the next pass must show the scheduler even when nothing
     /// was released: new since the last pass, or left waiting for a reason
-    /// that does not park.
+    /// that does not park. Every other queued job that is not held for a
+    /// checkpoint is parked: left waiting for room or quota by a plan, and
+    /// not shown again until something is released (see `parks`).
     fresh: BTreeSet<JobId>,
     /// Something was released since the last pass: wake every parked job.
     wake: bool,
     /// Requeued jobs held until their checkpoint prefix is checked.
     checkpoints: CheckpointHolds,
+}
+
+/// A note on `job`'s events from the daemon: no transition, the job as it is.
+fn note(job: &LiveJob, reason: String, details: serde_json::Value, now: i64) -> Transition {
+    Transition {
+        job_id: job.id.clone(),
+        expected: job.state,
+        transition: None,
+        attempt: job.attempt,
+        placement: job.placement.clone(),
+        reason,
+        actor: "gantryd".to_owned(),
+        details,
+        at_unix_ms: now,
+    }
 }
 
 fn reached_of(phase: Phase) -> Reached {
@@ -398,25 +411,24 @@ impl Controller {
             metrics: ControlMetrics::default(),
             recovered: false,
             located: Located::new(),
-            parked: BTreeSet::new(),
             fresh: BTreeSet::new(),
             wake: false,
             checkpoints: CheckpointHolds::default(),
         }
     }
 
-    /// Something that may let a waiting job in happened (a job stopped or
-    /// went back to the queue, a cluster's capacity, prices or health moved,
-    /// a new day reset the budgets, an input was located): the next pass
-    /// shows the scheduler the whole queue again.
+    /// Drops a job that is no longer live, and all that is kept about it.
     fn forget(&mut self, id: &JobId) {
         self.jobs.remove(id);
         self.unseen_since.remove(id);
         self.explanations.remove(id);
-        self.parked.remove(id);
         self.fresh.remove(id);
     }
 
+    /// Something that may let a waiting job in happened (a job stopped or
+    /// went back to the queue, a cluster's capacity, prices or health moved,
+    /// a new day reset the budgets, an input was located): the next pass
+    /// shows the scheduler the whole queue again.
     fn release(&mut self) {
         self.dirty = true;
         self.wake = true;
@@ -490,12 +502,12 @@ impl Controller {
     /// Queued jobs waiting out of the scheduler's sight until the next
     /// release.
     pub fn parked_jobs(&self) -> usize {
-        self.parked
-            .iter()
-            .filter(|id| {
-                self.jobs
-                    .get(*id)
-                    .is_some_and(|job| job.state == JobState::Queued)
+        self.jobs
+            .values()
+            .filter(|job| {
+                job.state == JobState::Queued
+                    && !self.fresh.contains(&job.id)
+                    && !self.checkpoints.is_held(&job.id)
             })
             .count()
     }
@@ -628,17 +640,12 @@ impl Controller {
         let Some(((code, message), job)) = answered.note.zip(self.jobs.get(&check.job)) else {
             return Vec::new();
         };
-        vec![Command::Persist(vec![Transition {
-            job_id: job.id.clone(),
-            expected: job.state,
-            transition: None,
-            attempt: job.attempt,
-            placement: job.placement.clone(),
-            reason: format!("{code}: {message}"),
-            actor: "gantryd".to_owned(),
-            details: json!({"checkpoint": check.uri.to_string(), "message": message}),
-            at_unix_ms: now,
-        }])]
+        vec![Command::Persist(vec![note(
+            job,
+            format!("{code}: {message}"),
+            json!({"checkpoint": check.uri.to_string(), "message": message}),
+            now,
+        )])]
     }
 
     /// Inputs found by a storage adapter.
@@ -670,19 +677,14 @@ impl Controller {
                 let Some(job) = job.and_then(|id| self.jobs.get(&id)) else {
                     return Vec::new();
                 };
-                vec![Command::Persist(vec![Transition {
-                    job_id: job.id.clone(),
-                    expected: job.state,
-                    transition: None,
-                    attempt: job.attempt,
-                    placement: job.placement.clone(),
-                    reason: format!(
+                vec![Command::Persist(vec![note(
+                    job,
+                    format!(
                         "DataLocationUnknown: {uri}: {message}; egress is estimated from the spec's sizeGiB"
                     ),
-                    actor: "gantryd".to_owned(),
-                    details: json!({"uri": uri.to_string(), "message": message}),
-                    at_unix_ms: now,
-                }])]
+                    json!({"uri": uri.to_string(), "message": message}),
+                    now,
+                )])]
             }
         }
     }
@@ -1265,7 +1267,6 @@ impl Controller {
         // After a release, the whole queue; else only what is fresh (the
         // parked jobs could not be placed anyway: see `parks`).
         let queue: Vec<QueuedJob> = if std::mem::take(&mut self.wake) {
-            self.parked.clear();
             jobs.values().filter(ready).map(as_queued).collect()
         } else {
             fresh
@@ -1386,9 +1387,7 @@ impl Controller {
         }
         for waiting in &plan.waiting {
             let reason = waiting.reason.to_string();
-            if self.parks(&waiting.reason) {
-                self.parked.insert(waiting.job.clone());
-            } else {
+            if !self.parks(&waiting.reason) {
                 self.fresh.insert(waiting.job.clone());
             }
             let entry = self.explanations.entry(waiting.job.clone()).or_default();
