@@ -406,17 +406,21 @@ fn room_of_placements_not_yet_in_a_view_is_not_promised_twice() {
     assert!(reason.contains("no free capacity"), "{reason}");
 }
 
-#[test]
-fn team_quotas_are_hard_limits() {
-    let team = TeamQuota {
+/// Team nlp, limited to `gpus` GPUs in all.
+fn nlp_gpus(gpus: u32) -> TeamQuota {
+    TeamQuota {
         team: TeamPath::parse("nlp").unwrap(),
-        gpus: Some(8),
+        gpus: Some(gpus),
         gpus_by_model: BTreeMap::new(),
         cpu_millis: None,
         memory_bytes: None,
         budget_per_day: None,
-    };
-    let mut controller = started(vec![team]);
+    }
+}
+
+#[test]
+fn team_quotas_are_hard_limits() {
+    let mut controller = started(vec![nlp_gpus(8)]);
     submit(&mut controller, "job-1", spec("one", 8, ""));
     submit(&mut controller, "job-2", spec("two", 8, ""));
     let commands = controller.pass(NOW);
@@ -442,15 +446,7 @@ fn decided_at(controller: &Controller, job: &str) -> i64 {
 
 #[test]
 fn a_job_over_quota_is_parked_until_something_is_released() {
-    let team = TeamQuota {
-        team: TeamPath::parse("nlp").unwrap(),
-        gpus: Some(8),
-        gpus_by_model: BTreeMap::new(),
-        cpu_millis: None,
-        memory_bytes: None,
-        budget_per_day: None,
-    };
-    let mut controller = started(vec![team]);
+    let mut controller = started(vec![nlp_gpus(8)]);
     submit(&mut controller, "job-1", spec("one", 8, ""));
     submit(&mut controller, "job-2", spec("two", 8, ""));
     controller.pass(NOW);

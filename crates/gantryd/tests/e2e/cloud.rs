@@ -171,14 +171,11 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     // 0. The instance catalog: moto describes the dev fleet's AWS types, and
     // the daemon checks the table's rows and the pools against it.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let checked = loop {
-        let found = daemon
-            .log_text()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|line| line["fields"]["message"] == "EC2 instance catalog checked");
-        if let Some(line) = found {
-            break line;
+    let fields = loop {
+        if let Some(fields) = log_line(&daemon, "EC2 instance catalog checked", |fields| {
+            Some(fields.clone())
+        }) {
+            break fields;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -187,11 +184,10 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    let fields = &checked["fields"];
-    assert_eq!(fields["pools"], 7, "the dev fleet's AWS pools: {checked}");
+    assert_eq!(fields["pools"], 7, "the dev fleet's AWS pools: {fields}");
     assert!(
         fields["described"].as_u64().unwrap() >= 6,
-        "moto describes the dev fleet's types: {checked}"
+        "moto describes the dev fleet's types: {fields}"
     );
 
     // 1. Live prices: moto's spot prices are all the placeholder 0.00001, so
@@ -480,18 +476,23 @@ async fn an_unreachable_price_api_degrades_the_daemon_and_the_table_prices_stay(
     assert!(daemon.stop().success());
 }
 
-/// The URL of simulated cluster `name`, from the daemon's log.
-fn simulated_cluster_url(daemon: &Daemon, name: &str) -> String {
+/// The first line of the daemon's JSON log with `message` for which `pick`
+/// gives something.
+fn log_line<T>(daemon: &Daemon, message: &str, pick: impl Fn(&Value) -> Option<T>) -> Option<T> {
     daemon
         .log_text()
         .lines()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .find(|line| {
-            line["fields"]["message"] == "simulated cluster serving"
-                && line["fields"]["cluster"] == name
-        })
-        .and_then(|line| line["fields"]["url"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| panic!("no URL for {name} in the log:\n{}", daemon.log_text()))
+        .filter(|line| line["fields"]["message"] == message)
+        .find_map(|line| pick(&line["fields"]))
+}
+
+/// The URL of simulated cluster `name`, from the daemon's log.
+fn simulated_cluster_url(daemon: &Daemon, name: &str) -> String {
+    log_line(daemon, "simulated cluster serving", |fields| {
+        (fields["cluster"] == name).then(|| fields["url"].as_str().map(str::to_owned))?
+    })
+    .unwrap_or_else(|| panic!("no URL for {name} in the log:\n{}", daemon.log_text()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
