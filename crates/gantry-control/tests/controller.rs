@@ -64,6 +64,7 @@ fn pool(
         price_source: PriceSource::PriceTable,
         price_age_s: None,
         price_note: None,
+        catalog_note: None,
     }
 }
 

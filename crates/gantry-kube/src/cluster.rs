@@ -40,9 +40,10 @@ use tokio::task::JoinSet;
 
 use crate::client::{Caller, Resilience};
 use crate::executor::{
-    ClusterSpec, ClusterView, Command, Desired, ExecutorEvent, ExecutorSettings, LaunchRequest,
+    CloudFeeds, ClusterSpec, ClusterView, Command, Desired, ExecutorEvent, ExecutorSettings,
+    LaunchRequest,
 };
-use crate::inventory::{self, LivePricing, Prices};
+use crate::inventory::{self, Prices};
 use crate::names::{MANAGED_SELECTOR, WorkloadKey};
 use crate::observe::{Observation, Phase, observe_inference, observe_training};
 use crate::progress::{Progress, Step};
@@ -165,8 +166,9 @@ pub(crate) struct ClusterTask {
     caller: Caller,
     settings: ExecutorSettings,
     prices: Arc<PriceTable>,
-    live_prices: Option<Arc<dyn LivePricing>>,
-    priced_version: Option<u64>,
+    feeds: CloudFeeds,
+    /// The feeds' versions the view was built with (prices, catalog).
+    built_with: (Option<u64>, Option<u64>),
     events: mpsc::UnboundedSender<ExecutorEvent>,
     view: watch::Sender<Arc<ClusterView>>,
     wanted: BTreeMap<WorkloadKey, Want>,
@@ -211,12 +213,12 @@ impl ClusterTask {
         spec: ClusterSpec,
         client: kube::Client,
         settings: ExecutorSettings,
-        prices: (Arc<PriceTable>, Option<Arc<dyn LivePricing>>),
+        prices: (Arc<PriceTable>, CloudFeeds),
         events: mpsc::UnboundedSender<ExecutorEvent>,
         view: watch::Sender<Arc<ClusterView>>,
         seed: u64,
     ) -> ClusterTask {
-        let (prices, live_prices) = prices;
+        let (prices, feeds) = prices;
         let now = Instant::now();
         let resilience = Resilience {
             breaker: Breaker::new(settings.breaker_threshold, settings.breaker_cooldown),
@@ -229,8 +231,8 @@ impl ClusterTask {
             caller,
             settings,
             prices,
-            live_prices,
-            priced_version: None,
+            feeds,
+            built_with: (None, None),
             events,
             view,
             wanted: BTreeMap::new(),
@@ -786,10 +788,9 @@ impl ClusterTask {
                 OpDone::Probed
             });
         }
-        // New live prices (or prices growing stale) re-price the pools.
-        if let Some(live) = &self.live_prices
-            && self.priced_version != Some(live.version())
-        {
+        // New live prices (or prices growing stale) re-price the pools; a
+        // catalog loaded re-checks them.
+        if self.built_with != self.feed_versions() {
             self.inventory_dirty = true;
         }
         if self.inventory_dirty
@@ -856,10 +857,17 @@ impl ClusterTask {
         self.inventory_dirty = true;
     }
 
+    fn feed_versions(&self) -> (Option<u64>, Option<u64>) {
+        (
+            self.feeds.prices.as_ref().map(|live| live.version()),
+            self.feeds.catalog.as_ref().map(|catalog| catalog.version()),
+        )
+    }
+
     fn publish_view(&mut self, now: Instant) {
         self.last_inventory = Some(now);
         self.inventory_dirty = false;
-        self.priced_version = self.live_prices.as_ref().map(|live| live.version());
+        self.built_with = self.feed_versions();
         let nodes: Vec<&Node> = self.nodes.items.values().collect();
         let pods: Vec<&Pod> = self.pods.items.values().collect();
         let inventory = inventory::build(
@@ -870,7 +878,8 @@ impl ClusterTask {
                 region: &self.spec.region,
                 table: &self.prices,
                 overrides: &self.spec.price_overrides,
-                live: self.live_prices.as_deref(),
+                live: self.feeds.prices.as_deref(),
+                catalog: self.feeds.catalog.as_deref(),
             },
         );
         let view = ClusterView {

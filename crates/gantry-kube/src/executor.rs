@@ -30,7 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::client::{ConnectError, connect};
 use crate::cluster::ClusterTask;
-use crate::inventory::{Inventory, LivePricing};
+use crate::inventory::{Inventory, LivePricing, PoolCatalog};
 use crate::names::WorkloadKey;
 use crate::observe::{ContainerExit, Phase};
 use crate::progress::Graces;
@@ -290,6 +290,16 @@ struct ClusterHandle {
     task: JoinHandle<()>,
 }
 
+/// What the clouds' own APIs know better than the price table about every
+/// cluster's pools; each is asked from memory at every inventory build.
+#[derive(Clone, Debug, Default)]
+pub struct CloudFeeds {
+    /// Live prices, asked before the table (see [`LivePricing`]).
+    pub prices: Option<Arc<dyn LivePricing>>,
+    /// Instance catalogs, to check each pool's shape against (see [`PoolCatalog`]).
+    pub catalog: Option<Arc<dyn PoolCatalog>>,
+}
+
 /// The executor over every configured cluster.
 #[derive(Debug)]
 pub struct Executor {
@@ -305,16 +315,16 @@ impl Executor {
         prices: Arc<PriceTable>,
         events: mpsc::UnboundedSender<ExecutorEvent>,
     ) -> Result<Executor, ExecutorError> {
-        Executor::start_priced(clusters, settings, prices, None, events).await
+        Executor::start_with_feeds(clusters, settings, prices, CloudFeeds::default(), events).await
     }
 
-    /// [`Executor::start`], with live prices asked before the table for every
-    /// pool (see [`LivePricing`]).
-    pub async fn start_priced(
+    /// [`Executor::start`], with the clouds' live prices asked before the
+    /// table and their catalogs checking every pool (see [`CloudFeeds`]).
+    pub async fn start_with_feeds(
         clusters: Vec<ClusterSpec>,
         settings: ExecutorSettings,
         prices: Arc<PriceTable>,
-        live_prices: Option<Arc<dyn LivePricing>>,
+        feeds: CloudFeeds,
         events: mpsc::UnboundedSender<ExecutorEvent>,
     ) -> Result<Executor, ExecutorError> {
         let (shutdown, _) = watch::channel(false);
@@ -346,7 +356,7 @@ impl Executor {
                 spec,
                 client,
                 settings,
-                (prices.clone(), live_prices.clone()),
+                (prices.clone(), feeds.clone()),
                 events.clone(),
                 view_sender,
                 0x9e37_79b9_7f4a_7c15_u64.wrapping_mul(index as u64 + 1),

@@ -13,7 +13,8 @@
 //!   with an issue that says which label.
 //! - GPU model: `nvidia.com/gpu.product` (GPU feature discovery),
 //!   `cloud.google.com/gke-accelerator`, `amd.com/gpu.product-name`, else
-//!   the price table's row for the instance type; GPU count: allocatable
+//!   the price table's row for the instance type, else the cloud's instance
+//!   catalog (see [`PoolCatalog`]); GPU count: allocatable
 //!   `nvidia.com/gpu` / `amd.com/gpu`.
 //! - A node is usable when its `Ready` condition is `True`, it is not
 //!   cordoned or being deleted, and it has no NoSchedule/NoExecute taint other
@@ -27,6 +28,12 @@
 //!   live spot prices, see [`LivePricing`]), else the price table by (cloud,
 //!   region, zone, instance type, capacity type); a pool without a price is
 //!   kept, unpriced, with an issue.
+//! - Catalog: when a cloud's instance catalog is given ([`PoolCatalog`]),
+//!   each pool's shape (GPU model and count, vCPUs and memory of the node's
+//!   capacity) is checked against what the cloud says its instance type is,
+//!   and where it is offered; a disagreement is kept on the pool
+//!   (`catalog_note`) for `gantry clusters`, and the pool is still offered:
+//!   the nodes are what they are, a person decides which side is wrong.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -165,6 +172,9 @@ pub struct Pool {
     /// Why the table was used although a live feed knows the pool (stale or
     /// rejected live price), for `gantry clusters` and explanations.
     pub price_note: Option<String>,
+    /// How the pool disagrees with the cloud's instance catalog (shape, or
+    /// not offered in its zone); `None` when it agrees or no catalog knows it.
+    pub catalog_note: Option<String>,
 }
 
 impl Pool {
@@ -203,6 +213,8 @@ pub struct Prices<'a> {
     pub overrides: &'a BTreeMap<String, Money>,
     /// Live prices, asked before the table.
     pub live: Option<&'a dyn LivePricing>,
+    /// The cloud's instance catalog, to check the pools' shapes against.
+    pub catalog: Option<&'a dyn PoolCatalog>,
 }
 
 /// One pool, as a live price source is asked about it.
@@ -245,6 +257,41 @@ pub trait LivePricing: Send + Sync + std::fmt::Debug {
     fn pool_price(&self, pool: &PoolPriceQuery<'_>) -> Option<PoolPrice>;
     /// A number that changes whenever an answer may have changed (new prices,
     /// or prices growing stale); the cluster re-prices its pools then.
+    fn version(&self) -> u64;
+}
+
+/// One pool, as an instance catalog is asked about it: what its nodes say
+/// they are.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolShape<'a> {
+    /// Cloud.
+    pub cloud: Cloud,
+    /// Region.
+    pub region: &'a str,
+    /// Zone, as the nodes name it.
+    pub zone: &'a str,
+    /// Instance type.
+    pub instance_type: &'a str,
+    /// GPU model and count per node.
+    pub gpu: Option<(GpuModel, u32)>,
+    /// vCPUs per node (capacity).
+    pub vcpus: u32,
+    /// Memory per node (capacity), in bytes.
+    pub memory_bytes: u64,
+}
+
+/// A cloud's instance catalog (the daemon adapts `gantry-cloud`'s EC2
+/// catalog to this). Asked for every pool of every inventory build, so it
+/// must answer from memory, never wait on a cloud.
+pub trait PoolCatalog: Send + Sync + std::fmt::Debug {
+    /// How the pool disagrees with the catalog, for a person; `None` when it
+    /// agrees, or when the catalog does not know its cloud or type.
+    fn check(&self, pool: &PoolShape<'_>) -> Option<String>;
+    /// The GPU model of `instance_type` in `region`, for nodes that name
+    /// none when the price table does not know the type either.
+    fn gpu_model(&self, cloud: Cloud, region: &str, instance_type: &str) -> Option<GpuModel>;
+    /// A number that changes whenever an answer may have changed (a catalog
+    /// loaded or reloaded); the cluster re-checks its pools then.
     fn version(&self) -> u64;
 }
 
@@ -366,6 +413,7 @@ struct PoolBuilder {
     gpu_models: BTreeSet<GpuModel>,
     node: Option<Room>,
     vcpus: Option<u32>,
+    memory_capacity: Option<u64>,
     nodes: u32,
     usable_nodes: u32,
     idle_nodes: u32,
@@ -432,8 +480,12 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
         };
         let status = node.status.as_ref();
         let allocatable = room_of(status.and_then(|s| s.allocatable.as_ref()));
-        let vcpus = status
-            .and_then(|s| s.capacity.as_ref())
+        let capacity = status.and_then(|s| s.capacity.as_ref());
+        let memory_capacity = capacity
+            .and_then(|c| c.get("memory"))
+            .and_then(quantity_units)
+            .unwrap_or(allocatable.memory_bytes);
+        let vcpus = capacity
             .and_then(|c| c.get("cpu"))
             .and_then(quantity_millis)
             .map_or(0, |millis| {
@@ -453,6 +505,11 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
                 .map_or(allocatable, |room| room.min(allocatable)),
         );
         builder.vcpus = Some(builder.vcpus.map_or(vcpus, |v| v.min(vcpus)));
+        builder.memory_capacity = Some(
+            builder
+                .memory_capacity
+                .map_or(memory_capacity, |m| m.min(memory_capacity)),
+        );
         if !usable(node) {
             continue;
         }
@@ -484,7 +541,11 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
             .and_then(|row| row.gpu);
         let node = builder.node.unwrap_or_default();
         let model = match builder.gpu_models.len() {
-            0 => row_gpu.map(|(model, _)| model),
+            0 => row_gpu.map(|(model, _)| model).or_else(|| {
+                prices.catalog.and_then(|catalog| {
+                    catalog.gpu_model(prices.cloud, prices.region, &key.instance_type)
+                })
+            }),
             1 => builder.gpu_models.first().copied(),
             _ => {
                 issues.push(format!(
@@ -569,12 +630,24 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
             }
         };
         builder.partial_nodes.sort_by(|a, b| b.cmp(a));
+        let vcpus = builder.vcpus.unwrap_or(0);
+        let catalog_note = prices.catalog.and_then(|catalog| {
+            catalog.check(&PoolShape {
+                cloud: prices.cloud,
+                region: prices.region,
+                zone: &key.zone,
+                instance_type: &key.instance_type,
+                gpu,
+                vcpus,
+                memory_bytes: builder.memory_capacity.unwrap_or(node.memory_bytes),
+            })
+        });
         pools.push(Pool {
             key,
             names: builder.names,
             gpu,
             node,
-            vcpus: builder.vcpus.unwrap_or(0),
+            vcpus,
             nodes: builder.nodes,
             usable_nodes: builder.usable_nodes,
             idle_nodes: builder.idle_nodes,
@@ -585,6 +658,7 @@ pub fn build(nodes: &[&Node], pods: &[&Pod], prices: Prices<'_>) -> Inventory {
             price_source: priced.source,
             price_age_s: priced.age_s,
             price_note: priced.note,
+            catalog_note,
         });
     }
     Inventory { pools, issues }
@@ -660,6 +734,7 @@ mod tests {
             table: &table,
             overrides: &overrides,
             live: None,
+            catalog: None,
         };
         let node_refs: Vec<&Node> = nodes.iter().collect();
         let pod_refs: Vec<&Pod> = pods.iter().collect();
@@ -739,6 +814,7 @@ mod tests {
                     table: &table,
                     overrides,
                     live: Some(&SpotOnly),
+                    catalog: None,
                 },
             )
         };
@@ -766,5 +842,142 @@ mod tests {
         let inventory = priced(&overrides);
         assert_eq!(inventory.pools[1].price_source, PriceSource::PoolOverride);
         assert_eq!(inventory.pools[1].price_age_s, None);
+    }
+
+    /// Knows p4d.24xlarge as EC2 does (A100 x8, 96 vCPUs, 1152 GiB), offered
+    /// in us-east-1a only.
+    #[derive(Debug)]
+    struct P4dCatalog;
+
+    impl PoolCatalog for P4dCatalog {
+        fn check(&self, pool: &PoolShape<'_>) -> Option<String> {
+            if pool.instance_type != "p4d.24xlarge" {
+                return None;
+            }
+            let mut problems = Vec::new();
+            if pool.gpu != Some((GpuModel::A100, 8)) {
+                problems.push(format!("gpu {:?}", pool.gpu));
+            }
+            if pool.vcpus != 96 || pool.memory_bytes != 1152 << 30 {
+                problems.push(format!("{} vcpus, {} bytes", pool.vcpus, pool.memory_bytes));
+            }
+            if pool.zone != "us-east-1a" {
+                problems.push(format!("not offered in {}", pool.zone));
+            }
+            (!problems.is_empty()).then(|| problems.join("; "))
+        }
+
+        fn gpu_model(&self, _: Cloud, _: &str, instance_type: &str) -> Option<GpuModel> {
+            (instance_type == "p4d.24xlarge" || instance_type == "p9.48xlarge")
+                .then_some(GpuModel::A100)
+        }
+
+        fn version(&self) -> u64 {
+            1
+        }
+    }
+
+    #[test]
+    fn pools_are_checked_against_the_catalog_by_node_capacity_and_still_offered() {
+        let labels = |zone: &str, product: &str| {
+            json!({"node.kubernetes.io/instance-type": "p4d.24xlarge", "topology.kubernetes.io/zone": zone,
+                "eks.amazonaws.com/nodegroup": format!("a100-{zone}"), "eks.amazonaws.com/capacityType": "ON_DEMAND",
+                "nvidia.com/gpu.product": product})
+        };
+        let nodes = [
+            // Allocatable (1100Gi, 95.5 CPUs) is less than capacity, as on
+            // every real node: the catalog is compared with capacity.
+            node(
+                "a",
+                labels("us-east-1a", "NVIDIA-A100-SXM4-40GB"),
+                true,
+                json!([]),
+            ),
+            node(
+                "b",
+                labels("us-east-1b", "NVIDIA-A100-SXM4-40GB"),
+                true,
+                json!([]),
+            ),
+            node(
+                "c",
+                labels("us-east-1c", "NVIDIA-H100-80GB-HBM3"),
+                true,
+                json!([]),
+            ),
+        ];
+        let table = table();
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let overrides = BTreeMap::new();
+        let inventory = build(
+            &node_refs,
+            &[],
+            Prices {
+                cloud: Cloud::Aws,
+                region: "us-east-1",
+                table: &table,
+                overrides: &overrides,
+                live: None,
+                catalog: Some(&P4dCatalog),
+            },
+        );
+        let notes: Vec<(&str, Option<&str>)> = inventory
+            .pools
+            .iter()
+            .map(|pool| (pool.key.zone.as_str(), pool.catalog_note.as_deref()))
+            .collect();
+        assert_eq!(
+            notes,
+            vec![
+                ("us-east-1a", None),
+                ("us-east-1b", Some("not offered in us-east-1b")),
+                (
+                    "us-east-1c",
+                    Some("gpu Some((H100, 8)); not offered in us-east-1c")
+                ),
+            ]
+        );
+        // A disagreement is shown, not acted on: every pool is still priced and offered.
+        assert!(
+            inventory
+                .pools
+                .iter()
+                .all(|pool| pool.usable_nodes == 1 && pool.price_per_node_hour.is_some())
+        );
+        assert!(inventory.issues.is_empty(), "{:?}", inventory.issues);
+    }
+
+    #[test]
+    fn the_catalog_names_the_gpu_of_a_type_neither_labels_nor_the_table_know() {
+        let labels = json!({"node.kubernetes.io/instance-type": "p9.48xlarge", "topology.kubernetes.io/zone": "us-east-1a",
+            "eks.amazonaws.com/nodegroup": "p9", "eks.amazonaws.com/capacityType": "ON_DEMAND"});
+        let nodes = [node("a", labels, true, json!([]))];
+        let table = table();
+        let node_refs: Vec<&Node> = nodes.iter().collect();
+        let overrides = BTreeMap::new();
+        let build_with = |catalog: Option<&dyn PoolCatalog>| {
+            build(
+                &node_refs,
+                &[],
+                Prices {
+                    cloud: Cloud::Aws,
+                    region: "us-east-1",
+                    table: &table,
+                    overrides: &overrides,
+                    live: None,
+                    catalog,
+                },
+            )
+        };
+        let without = build_with(None);
+        assert!(without.pools.is_empty());
+        assert!(
+            without.issues[0].contains("8 GPUs of an unknown model"),
+            "{:?}",
+            without.issues
+        );
+        let with = build_with(Some(&P4dCatalog));
+        assert_eq!(with.pools.len(), 1, "{:?}", with.issues);
+        assert_eq!(with.pools[0].gpu, Some((GpuModel::A100, 8)));
     }
 }

@@ -44,11 +44,12 @@ pub mod render;
 pub mod resilience;
 
 pub use executor::{
-    ClusterSpec, ClusterView, Desired, Executor, ExecutorError, ExecutorEvent, ExecutorSettings,
-    LaunchRequest,
+    CloudFeeds, ClusterSpec, ClusterView, Desired, Executor, ExecutorError, ExecutorEvent,
+    ExecutorSettings, LaunchRequest,
 };
 pub use inventory::{
-    Inventory, LivePricing, Pool, PoolKey, PoolPrice, PoolPriceQuery, PriceSource, Room,
+    Inventory, LivePricing, Pool, PoolCatalog, PoolKey, PoolPrice, PoolPriceQuery, PoolShape,
+    PriceSource, Room,
 };
 pub use names::WorkloadKey;
 pub use observe::{ContainerExit, Observation, Phase, Problem};

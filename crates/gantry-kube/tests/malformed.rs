@@ -119,7 +119,7 @@ proptest! {
     ) {
         let table = PriceTable::default();
         let overrides = BTreeMap::new();
-        let prices = Prices { cloud: Cloud::Aws, region: "us-east-1", table: &table, overrides: &overrides, live: None };
+        let prices = Prices { cloud: Cloud::Aws, region: "us-east-1", table: &table, overrides: &overrides, live: None, catalog: None };
         let pods: Vec<Pod> = [mutate(pod(), &mutations), pod()]
             .into_iter()
             .filter_map(|value| serde_json::from_value(value).ok())

@@ -326,6 +326,8 @@ pub(crate) struct PoolView {
     pub(crate) price_age_s: u64,
     /// Why the table was used although a live feed knows the pool.
     pub(crate) price_note: Option<String>,
+    /// How the pool disagrees with the cloud's instance catalog.
+    pub(crate) catalog_note: Option<String>,
 }
 
 impl From<&pb::Pool> for PoolView {
@@ -353,6 +355,7 @@ impl From<&pb::Pool> for PoolView {
             price_source: pool.price_source.clone(),
             price_age_s: pool.price_age_s,
             price_note: non_empty(&pool.price_note),
+            catalog_note: non_empty(&pool.catalog_note),
         }
     }
 }

@@ -109,11 +109,11 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("cannot start the cloud adapters")?;
     let (events, executor_events) = mpsc::unbounded_channel();
     let executor = Arc::new(
-        Executor::start_priced(
+        Executor::start_with_feeds(
             settings.cluster_specs(&sim_kubeconfig),
             ExecutorSettings::default(),
             Arc::new(settings.prices.clone()),
-            clouds.live_pricing.clone(),
+            clouds.feeds.clone(),
             events,
         )
         .await

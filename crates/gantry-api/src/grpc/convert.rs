@@ -217,6 +217,7 @@ pub fn cluster(view: &ClusterView, jobs: u32, now_unix_ms: i64) -> pb::Cluster {
                 // As old as it was when the inventory was built, plus since.
                 price_age_s: pool.price_age_s.map_or(0, |at_build| at_build + age),
                 price_note: pool.price_note.clone().unwrap_or_default(),
+                catalog_note: pool.catalog_note.clone().unwrap_or_default(),
             })
             .collect(),
         jobs,

@@ -163,6 +163,8 @@ pub struct PoolReport {
     pub price_age_s: Option<u64>,
     /// Why the table was used although a live feed knows the pool.
     pub price_note: Option<String>,
+    /// How the pool disagrees with the cloud's instance catalog.
+    pub catalog_note: Option<String>,
 }
 
 /// One team's queue.
@@ -369,6 +371,7 @@ fn pool(pool: &Pool) -> PoolReport {
         price_source: pool.price_source.as_str().to_owned(),
         price_age_s: pool.price_age_s,
         price_note: pool.price_note.clone(),
+        catalog_note: pool.catalog_note.clone(),
     }
 }
 

@@ -88,6 +88,7 @@ fn pool(
         price_source: price.map_or(PriceSource::Missing, |(_, source)| source),
         price_age_s: None,
         price_note: None,
+        catalog_note: None,
     }
 }
 
@@ -135,16 +136,19 @@ pub fn clusters() -> Vec<Arc<ClusterView>> {
                     16,
                     Some(("98.32", PriceSource::PriceTable)),
                 ),
-                pool(
-                    &["h100-spot"],
-                    "p5.48xlarge",
-                    "us-east-1b",
-                    CapacityType::Spot,
-                    Some((GpuModel::H100, 8)),
-                    2,
-                    8,
-                    Some(("39.33", PriceSource::PriceTable)),
-                ),
+                Pool {
+                    catalog_note: Some("EC2 does not offer it in us-east-1b".to_owned()),
+                    ..pool(
+                        &["h100-spot"],
+                        "p5.48xlarge",
+                        "us-east-1b",
+                        CapacityType::Spot,
+                        Some((GpuModel::H100, 8)),
+                        2,
+                        8,
+                        Some(("39.33", PriceSource::PriceTable)),
+                    )
+                },
             ],
         ),
         view(

@@ -684,6 +684,7 @@ pub(crate) fn fleet() -> State {
             price_source: source.into(),
             price_age_s: age,
             price_note: String::new(),
+            catalog_note: String::new(),
         }
     };
     let clusters = vec![
@@ -731,18 +732,21 @@ pub(crate) fn fleet() -> State {
             region: "us-central1".into(),
             health: ClusterHealth::Degraded as i32,
             health_reason: "API latency p99 2.4s".into(),
-            pools: vec![pool(
-                "a3-spot",
-                "a3-highgpu-8g",
-                "us-central1-a",
-                CapacityType::Spot,
-                "H100",
-                8,
-                4,
-                24_580_000,
-                "price-table",
-                0,
-            )],
+            pools: vec![Pool {
+                catalog_note: "vcpus: pool 192, catalog 208".into(),
+                ..pool(
+                    "a3-spot",
+                    "a3-highgpu-8g",
+                    "us-central1-a",
+                    CapacityType::Spot,
+                    "H100",
+                    8,
+                    4,
+                    24_580_000,
+                    "price-table",
+                    0,
+                )
+            }],
             jobs: 1,
             issues: vec!["node gke-a3-7 has no instance-type label; left out".into()],
         },
