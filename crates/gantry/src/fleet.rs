@@ -86,6 +86,7 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
     ])
     .right_align(&["NODES", "IDLE", "GPUS", "CPU", "MEMORY", "PRICE/NODE"]);
     let mut price_notes = Vec::new();
+    let mut catalog_notes = Vec::new();
     for cluster in clusters {
         for pool in &cluster.pools {
             let gpu = if pool.gpu_model.is_empty() {
@@ -110,6 +111,14 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
                     cluster.name, pool.name, pool.price_note
                 ));
             }
+            let mut name = pool.name.clone();
+            if !pool.catalog_note.is_empty() {
+                name.push('!');
+                catalog_notes.push(format!(
+                    "{}/{} ({}): {}",
+                    cluster.name, pool.name, pool.instance_type, pool.catalog_note
+                ));
+            }
             let nodes = if pool.usable_nodes == pool.nodes {
                 pool.nodes.to_string()
             } else {
@@ -117,7 +126,7 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
             };
             pools.row(vec![
                 cluster.name.clone(),
-                pool.name.clone(),
+                name,
                 or_dash(&pool.instance_type),
                 or_dash(&pool.zone),
                 capacity_name(pool.capacity_type),
@@ -149,6 +158,13 @@ fn write_clusters(out: &mut impl Write, clusters: &[Cluster]) -> std::io::Result
         writeln!(out)?;
         writeln!(out, "* priced from the table, not the live feed:")?;
         for note in &price_notes {
+            writeln!(out, "  {note}")?;
+        }
+    }
+    if !catalog_notes.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "! nodes disagree with the cloud's instance catalog:")?;
+        for note in &catalog_notes {
             writeln!(out, "  {note}")?;
         }
     }

@@ -814,6 +814,14 @@ fn clusters_and_quotas_print_tables_and_server_comes_from_the_environment() {
         "{text}"
     );
     assert!(text.contains("2000Gi/7200Gi"), "{text}");
+    // A pool whose nodes disagree with the cloud's catalog is marked and explained.
+    assert!(
+        text.contains("gcp-us-central1   a3-spot!")
+            && text.contains(
+                "! nodes disagree with the cloud's instance catalog:\n  gcp-us-central1/a3-spot (a3-highgpu-8g): vcpus: pool 192, catalog 208\n"
+            ),
+        "{text}"
+    );
     assert!(
         text.contains(
             "Issues:\n  gcp-us-central1: node gke-a3-7 has no instance-type label; left out\n"

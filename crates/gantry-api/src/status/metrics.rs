@@ -39,7 +39,9 @@
 //!   `gantry_cluster_memory_bytes`, `gantry_cluster_memory_bytes_allocated`
 //!   (usable nodes), `gantry_cluster_nodes`, `gantry_cluster_nodes_usable`,
 //!   `gantry_cluster_nodes_idle`, and
-//!   `gantry_pool_price_usd_per_node_hour` (plus `price_source`; priced pools only);
+//!   `gantry_pool_price_usd_per_node_hour` (plus `price_source`; priced pools only),
+//!   `gantry_pool_catalog_mismatch` (1 when the nodes disagree with the
+//!   cloud's instance catalog);
 //! - cloud APIs, when the daemon calls any: `gantry_cloud_api_up{api}` and the
 //!   counters the daemon reports (`gantry_price_refreshes_total`,
 //!   `gantry_price_fetch_failures_total{feed}`,
@@ -618,6 +620,10 @@ fn build_families(inputs: &StatusInputs) -> Vec<Block> {
         "gantry_pool_price_usd_per_node_hour",
         "Price of one node of the pool for one hour, in US dollars (reserved capacity at its amortized price); priced pools only.",
     );
+    let mut catalog_mismatch = Family::gauge(
+        "gantry_pool_catalog_mismatch",
+        "1 when the pool's nodes disagree with the cloud's instance catalog (GPUs, vCPUs, memory, or not offered in the zone; gantry clusters says how), else 0.",
+    );
     for view in &snapshot.clusters {
         up.set(
             vec![
@@ -639,6 +645,7 @@ fn build_families(inputs: &StatusInputs) -> Vec<Block> {
             nodes.set(labels.clone(), pool.nodes);
             nodes_usable.set(labels.clone(), pool.usable_nodes);
             nodes_idle.set(labels.clone(), pool.idle_nodes);
+            catalog_mismatch.set(labels.clone(), flag(pool.catalog_note.is_some()));
             if let Some(per_hour) = pool.price_per_node_hour {
                 let mut priced = labels;
                 priced.push(("price_source", pool.price_source.as_str().to_owned()));
@@ -658,6 +665,7 @@ fn build_families(inputs: &StatusInputs) -> Vec<Block> {
         nodes_usable,
         nodes_idle,
         price,
+        catalog_mismatch,
     ]);
 
     // Cloud API counters, grouped into their families.

@@ -226,6 +226,7 @@ pub fn render(report: &StatusReport) -> String {
                 "memory GiB used / allocatable",
                 "$ per node-hour",
                 "price source",
+                "notes",
             ],
             rows: report
                 .clusters
@@ -253,6 +254,14 @@ pub fn render(report: &StatusReport) -> String {
                             number(memory),
                             number(pool.price_per_node_hour_usd.as_deref().unwrap_or("-")),
                             text(&pool.price_source),
+                            text(
+                                &[&pool.price_note, &pool.catalog_note]
+                                    .into_iter()
+                                    .flatten()
+                                    .map(String::as_str)
+                                    .collect::<Vec<_>>()
+                                    .join("; "),
+                            ),
                         ]
                     })
                 })

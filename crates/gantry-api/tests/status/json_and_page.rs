@@ -105,8 +105,14 @@ async fn status_json_has_the_documented_fields_and_values() {
             "price_per_node_hour_usd",
             "price_source",
             "price_age_s",
-            "price_note"
+            "price_note",
+            "catalog_note"
         ])
+    );
+    assert_eq!(od["catalog_note"], serde_json::Value::Null);
+    assert_eq!(
+        aws["pools"][1]["catalog_note"],
+        "EC2 does not offer it in us-east-1b"
     );
     assert_eq!(od["name"], "h100-od");
     assert_eq!(
@@ -226,6 +232,7 @@ async fn the_dashboard_is_self_contained_html_that_escapes_what_it_prints() {
     for cluster in ["aws-us-east-1", "gcp-us-central1", "azure-eastus"] {
         assert!(page.contains(&format!("<td>{cluster}</td>")), "{cluster}");
     }
+    assert!(page.contains("<td>EC2 does not offer it in us-east-1b</td>"));
     assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert!(
         !page.contains("<script"),

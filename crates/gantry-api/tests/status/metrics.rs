@@ -63,6 +63,7 @@ async fn metrics_have_every_family_with_help_type_and_the_values_of_the_state() 
         ("gantry_cluster_gpus_allocated", "gauge"),
         ("gantry_cluster_nodes", "gauge"),
         ("gantry_pool_price_usd_per_node_hour", "gauge"),
+        ("gantry_pool_catalog_mismatch", "gauge"),
         ("gantry_store_up", "gauge"),
     ] {
         let family = metrics.family(name);
@@ -202,6 +203,22 @@ async fn metrics_have_every_family_with_help_type_and_the_values_of_the_state() 
     assert_eq!(
         metrics.value("gantry_pool_price_usd_per_node_hour", &priced),
         Some(98.32)
+    );
+    // The pool whose nodes EC2 does not offer in their zone is flagged, the other not.
+    assert_eq!(
+        metrics.value("gantry_pool_catalog_mismatch", &h100_od),
+        Some(0.0)
+    );
+    assert_eq!(
+        metrics.value(
+            "gantry_pool_catalog_mismatch",
+            &pool(
+                "aws-us-east-1",
+                "h100-spot",
+                ["p5.48xlarge", "us-east-1b", "spot", "H100"],
+            )
+        ),
+        Some(1.0)
     );
     let cpu_pool = pool(
         "gcp-us-central1",
