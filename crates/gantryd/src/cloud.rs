@@ -5,7 +5,9 @@
 //!   GPU instance types of the price table in that region and of the
 //!   configured pools), refreshed on a schedule; every AWS pool is priced by
 //!   `LivePrices::choose` (a fresh live price, else the table saying why:
-//!   stale, or rejected such as moto's placeholder `0.00001`).
+//!   stale, or rejected such as moto's placeholder `0.00001`); and EC2's
+//!   instance catalog, which every AWS pool is checked against
+//!   (`crate::catalog`).
 //! - `gcs:` -> a `DataLocator` behind the control loop's `DataLocations`
 //!   port: the bucket's region and the bytes under each `gs://` input.
 //! - `provenance:` -> a `ProvenanceExporter` behind the `RunSink` port: an
@@ -18,7 +20,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use gantry_api::status::clouds::{CloudApiHealth, CloudCounter, CloudStatus, CloudStatusSource};
-use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options, InstanceCatalog, InstanceShape};
+use gantry_cloud::aws::{AwsEc2, Ec2Api, Ec2Endpoint, Ec2Options};
 use gantry_cloud::gcs::{DataLocator, GcsApi, GcsClient, GcsConfig, GcsCredentials, LocatorConfig};
 use gantry_cloud::prices::{
     Ec2SpotFeed, LivePrices, PriceFeed, PriceOrigin, PriceRefresher, RefresherConfig,
@@ -33,9 +35,11 @@ use gantry_control::{
 use gantry_core::{
     CapacityType, Cloud, ClusterAccess, DataUri, FleetConfig, PriceTable, StorageScheme,
 };
-use gantry_kube::{LivePricing, PoolPrice, PoolPriceQuery, PriceSource};
+use gantry_kube::{CloudFeeds, LivePricing, PoolPrice, PoolPriceQuery, PriceSource};
 use jiff::Timestamp;
 use tokio::sync::watch;
+
+use crate::catalog::Ec2PoolCatalog;
 
 /// How long queued provenance records may take to be written at shutdown.
 const PROVENANCE_GRACE: Duration = Duration::from_secs(5);
@@ -51,8 +55,8 @@ pub(crate) struct Clouds {
     refresher: Option<PriceRefresher>,
     exporter: Option<Arc<ProvenanceExporter>>,
     provenance_bucket: String,
-    /// For the executor.
-    pub(crate) live_pricing: Option<Arc<dyn LivePricing>>,
+    /// For the executor: live prices and the instance catalog.
+    pub(crate) feeds: CloudFeeds,
     /// For the control loop.
     pub(crate) ports: CloudPorts,
 }
@@ -78,10 +82,10 @@ impl Clouds {
                 ),
                 None => AwsEc2::from_environment(Ec2Options::default()).await,
             });
-            tokio::spawn(check_instance_catalog(
+            clouds.feeds.catalog = Some(Ec2PoolCatalog::spawn(
                 ec2.clone(),
-                config.clone(),
                 table.clone(),
+                aws_instance_types(config, table),
             ));
             let feeds = spot_feeds(config, table, &ec2);
             tracing::info!(
@@ -101,7 +105,7 @@ impl Clouds {
                 },
                 gantry_cloud::system_clock(),
             );
-            clouds.live_pricing = Some(Arc::new(LiveSpotPricing {
+            clouds.feeds.prices = Some(Arc::new(LiveSpotPricing {
                 prices: refresher.subscribe(),
             }));
             clouds.refresher = Some(refresher);
@@ -340,74 +344,6 @@ fn spot_feeds(
             Arc::new(Ec2SpotFeed::new(ec2.clone(), &region, types)) as Arc<dyn PriceFeed>
         })
         .collect()
-}
-
-/// Checks the price table's AWS rows and the configured AWS node pools
-/// against EC2's instance catalog (`DescribeInstanceTypes`,
-/// `DescribeInstanceTypeOfferings`), once at start, off the startup path:
-/// a row or pool whose GPUs, vCPUs or memory disagree with EC2, or a pool
-/// whose type EC2 does not offer in its zone, is a warning that names it.
-/// The table stays as shipped: a person decides which side is wrong.
-async fn check_instance_catalog(ec2: Arc<dyn Ec2Api>, config: FleetConfig, table: PriceTable) {
-    let by_region = aws_instance_types(&config, &table);
-    let regions: Vec<String> = by_region.keys().cloned().collect();
-    let types: Vec<String> = by_region
-        .into_values()
-        .flatten()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    if types.is_empty() {
-        return;
-    }
-    let catalog = match InstanceCatalog::load(&*ec2, &regions, &types).await {
-        Ok(catalog) => catalog,
-        Err(error) => {
-            tracing::warn!(%error, "cannot read the EC2 instance catalog; the price table's shapes are not checked");
-            return;
-        }
-    };
-    let mismatches = catalog.check_price_table(&table);
-    for mismatch in &mismatches {
-        tracing::warn!(instance_type = %mismatch.instance_type, detail = %mismatch.detail, "a price table row disagrees with EC2");
-    }
-    let mut pools = 0;
-    let mut pool_mismatches = 0;
-    for cluster in config.clusters.iter().filter(|c| c.cloud == Cloud::Aws) {
-        let ClusterAccess::Simulated { node_pools } = &cluster.access else {
-            continue;
-        };
-        for pool in node_pools {
-            pools += 1;
-            let claimed = InstanceShape {
-                gpu: pool.gpu,
-                // Node pools have whole vCPUs.
-                vcpus: u32::try_from(pool.cpu_millis / 1000).unwrap_or(u32::MAX),
-                memory_bytes: pool.memory_bytes,
-            };
-            let mut problems: Vec<String> = catalog
-                .disagreement(&pool.instance_type, &claimed, "pool")
-                .into_iter()
-                .collect();
-            if catalog.shape(&pool.instance_type).is_some()
-                && !catalog.is_offered(&cluster.region, &pool.zone, &pool.instance_type)
-            {
-                problems.push(format!("EC2 does not offer it in {}", pool.zone));
-            }
-            if !problems.is_empty() {
-                pool_mismatches += 1;
-                tracing::warn!(cluster = %cluster.name, pool = %pool.name, instance_type = %pool.instance_type, detail = %problems.join("; "), "a node pool disagrees with EC2");
-            }
-        }
-    }
-    tracing::info!(
-        instance_types = types.len(),
-        described = catalog.shapes().count(),
-        table_mismatches = mismatches.len(),
-        pools,
-        pool_mismatches,
-        "EC2 instance catalog checked"
-    );
 }
 
 /// AWS pools priced by the refresher's latest snapshot.

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod catalog;
 mod cloud;
 mod run;
 mod settings;

@@ -73,6 +73,18 @@ impl InstanceCatalog {
         Ok(catalog)
     }
 
+    /// Adds what `other` knows, replacing what both describe.
+    pub fn merge(&mut self, other: InstanceCatalog) {
+        self.shapes.extend(other.shapes);
+        for (region, types) in other.zones {
+            let known = self.zones.entry(region).or_default();
+            for (instance_type, zones) in types {
+                known.insert(instance_type, zones);
+            }
+        }
+        self.unknown_gpus.extend(other.unknown_gpus);
+    }
+
     /// Adds one instance type as EC2 described it; one without vCPUs or memory
     /// is left out (EC2 always sends both).
     pub fn add_instance_type(&mut self, info: &InstanceTypeInfo) {

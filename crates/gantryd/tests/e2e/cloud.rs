@@ -91,9 +91,16 @@ fn dev_fleet() -> String {
         .replace("../deploy/prices", prices.to_str().unwrap())
 }
 
-/// The dev fleet and the three cloud APIs.
+/// The p4d pool as the dev fleet has it, and with less memory than EC2 says
+/// a p4d.24xlarge has (1152 GiB).
+const P4D_POOL: &str = "cpu: 96, memory: 1152Gi, nodes: 2, zone: us-east-1b}";
+const P4D_POOL_SHORT: &str = "cpu: 96, memory: 1024Gi, nodes: 2, zone: us-east-1b}";
+
+/// The dev fleet (its p4d nodes short of memory) and the three cloud APIs.
 fn config(moto: &str, gcs: &str, provenance_bucket: &str) -> String {
     let fleet = dev_fleet();
+    assert!(fleet.contains(P4D_POOL), "the dev fleet's p4d pool changed");
+    let fleet = fleet.replace(P4D_POOL, P4D_POOL_SHORT);
     format!(
         "{fleet}
 aws:
@@ -169,7 +176,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     );
 
     // 0. The instance catalog: moto describes the dev fleet's AWS types, and
-    // the daemon checks the table's rows and the pools against it.
+    // the daemon checks the table's rows against it (the pools below).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let fields = loop {
         if let Some(fields) = log_line(&daemon, "EC2 instance catalog checked", |fields| {
@@ -184,7 +191,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    assert_eq!(fields["pools"], 7, "the dev fleet's AWS pools: {fields}");
+    assert_eq!(fields["table_mismatches"], 0, "{fields}");
     assert!(
         fields["described"].as_u64().unwrap() >= 6,
         "moto describes the dev fleet's types: {fields}"
@@ -194,7 +201,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     // every AWS spot pool keeps the table's price and says why.
     let mut fleet = daemon.fleet().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let aws = loop {
+    loop {
         let clusters = fleet
             .list_clusters(pb::ListClustersRequest::default())
             .await
@@ -211,7 +218,7 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
             .filter(|pool| pool.capacity_type == pb::CapacityType::Spot as i32)
             .all(|pool| pool.price_note.contains("placeholder"));
         if !aws.pools.is_empty() && flagged {
-            break aws;
+            break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -219,12 +226,46 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
             daemon.log_text()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    }
     let table = gantry_core::PriceTable::parse(
         &std::fs::read_to_string(repo().join("deploy/prices/gpu-prices.csv")).unwrap(),
     )
     .unwrap()
     .table;
+    // The pools the executor found on the cluster, checked against EC2's
+    // catalog: only the p4d nodes, short of memory, disagree.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let aws = loop {
+        let clusters = fleet
+            .list_clusters(pb::ListClustersRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .clusters;
+        let aws = clusters
+            .into_iter()
+            .find(|cluster| cluster.name == "aws-us-east-1")
+            .unwrap();
+        if aws.pools.iter().any(|pool| !pool.catalog_note.is_empty()) {
+            break aws;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no AWS pool was checked against the catalog: {aws:#?}\nlog:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    for pool in &aws.pools {
+        if pool.name == "p4d-a100" {
+            assert_eq!(
+                pool.catalog_note, "memory: nodes 1048576 MiB, ec2 1179648 MiB",
+                "{pool:?}"
+            );
+        } else {
+            assert_eq!(pool.catalog_note, "", "{pool:?}");
+        }
+    }
     for pool in &aws.pools {
         assert_ne!(pool.price_per_node_hour_micro_usd, 10, "{pool:?}");
         assert_eq!(pool.price_source, "price-table", "{pool:?}");
@@ -262,6 +303,12 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     );
     assert!(
         text.contains("live price rejected: price 0.00001"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "aws-us-east-1/p4d-a100 (p4d.24xlarge): memory: nodes 1048576 MiB, ec2 1179648 MiB"
+        ),
         "{text}"
     );
 
