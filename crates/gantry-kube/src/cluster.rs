@@ -189,6 +189,8 @@ pub(crate) struct ClusterTask {
     pods: Objects<Pod>,
     nodes: Objects<Node>,
     pods_by_key: BTreeMap<WorkloadKey, BTreeSet<ObjectId>>,
+    /// The inverse of `pods_by_key`: which workload each indexed pod is of.
+    pod_keys: BTreeMap<ObjectId, WorkloadKey>,
     dirty: BTreeSet<WorkloadKey>,
     held: BTreeMap<WorkloadKey, Instant>,
     all_dirty: bool,
@@ -253,6 +255,7 @@ impl ClusterTask {
             pods: Objects::default(),
             nodes: Objects::default(),
             pods_by_key: BTreeMap::new(),
+            pod_keys: BTreeMap::new(),
             dirty: BTreeSet::new(),
             held: BTreeMap::new(),
             all_dirty: false,
@@ -584,9 +587,7 @@ impl ClusterTask {
                 }
                 match &touched {
                     Touched::One(id, key) => {
-                        for pods in self.pods_by_key.values_mut() {
-                            pods.remove(id);
-                        }
+                        self.unindex_pod(id);
                         if let Some(key) = key
                             && self.pods.items.contains_key(id)
                         {
@@ -594,6 +595,7 @@ impl ClusterTask {
                                 .entry(key.clone())
                                 .or_default()
                                 .insert(id.clone());
+                            self.pod_keys.insert(id.clone(), key.clone());
                         }
                     }
                     Touched::All => self.index_pods(),
@@ -633,9 +635,27 @@ impl ClusterTask {
 
     fn index_pods(&mut self) {
         self.pods_by_key.clear();
+        self.pod_keys.clear();
         for (id, pod) in &self.pods.items {
             if let Some(key) = key_of(pod) {
-                self.pods_by_key.entry(key).or_default().insert(id.clone());
+                self.pods_by_key
+                    .entry(key.clone())
+                    .or_default()
+                    .insert(id.clone());
+                self.pod_keys.insert(id.clone(), key);
+            }
+        }
+    }
+
+    /// Takes one pod out of the index (before it is indexed again, or gone).
+    fn unindex_pod(&mut self, id: &ObjectId) {
+        let Some(key) = self.pod_keys.remove(id) else {
+            return;
+        };
+        if let Some(pods) = self.pods_by_key.get_mut(&key) {
+            pods.remove(id);
+            if pods.is_empty() {
+                self.pods_by_key.remove(&key);
             }
         }
     }
