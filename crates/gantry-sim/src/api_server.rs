@@ -510,7 +510,7 @@ async fn resource_request(
             }
             let pod = store.get(PODS, namespace, name)?;
             let text = crate::kubelet::pod_log(
-                &pod.value(),
+                &pod.tree,
                 request.param("container"),
                 store.clock().now(),
             )?;

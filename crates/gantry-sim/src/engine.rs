@@ -346,21 +346,21 @@ impl Engine {
             self.fail_pods_of_vanished_node(&name);
             return;
         }
-        let value = event.object.value();
+        let value = &*event.object.tree;
         let capacity = NodeCapacity {
             labels: event.object.labels.clone(),
-            taints: value_at(&value, "spec.taints")
+            taints: value_at(value, "spec.taints")
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default(),
-            allocatable: scheduler::parse_amounts(value_at(&value, "status.allocatable")),
+            allocatable: scheduler::parse_amounts(value_at(value, "status.allocatable")),
             used: self
                 .nodes
                 .get(&name)
                 .map(|n| n.capacity.used.clone())
                 .unwrap_or_default(),
-            ready: condition_status(&value, "status.conditions", "Ready") == Some("True"),
-            unschedulable: value_at(&value, "spec.unschedulable").and_then(Value::as_bool)
+            ready: condition_status(value, "status.conditions", "Ready") == Some("True"),
+            unschedulable: value_at(value, "spec.unschedulable").and_then(Value::as_bool)
                 == Some(true),
         };
         let pool = event
@@ -368,7 +368,7 @@ impl Engine {
             .labels
             .get("sim.gantry.dev/pool")
             .and_then(|pool| self.pools().iter().position(|p| p.name == *pool));
-        let ip = value_at(&value, "status.addresses")
+        let ip = value_at(value, "status.addresses")
             .and_then(Value::as_array)
             .and_then(|a| {
                 a.iter()
@@ -430,19 +430,19 @@ impl Engine {
             self.unschedulable.remove(&key);
             return;
         }
-        let value = object.value();
-        let phase = str_at(&value, "status.phase")
+        let value = &*object.tree;
+        let phase = str_at(value, "status.phase")
             .unwrap_or("Pending")
             .to_owned();
-        let node = str_at(&value, "spec.nodeName")
+        let node = str_at(value, "spec.nodeName")
             .filter(|n| !n.is_empty())
             .map(str::to_owned);
         let terminal = phase == "Succeeded" || phase == "Failed";
-        let owner = owner_of(&value);
+        let owner = owner_of(value);
         let track = self.pods.entry(key.clone()).or_insert_with(|| PodTrack {
             uid: object.uid.clone(),
             node: None,
-            requests: PodDemand::of(&value).requests,
+            requests: PodDemand::of(value).requests,
             accounted: false,
             terminal: false,
             start_scheduled: false,
@@ -454,7 +454,7 @@ impl Engine {
             *track = PodTrack {
                 uid: object.uid.clone(),
                 node: None,
-                requests: PodDemand::of(&value).requests,
+                requests: PodDemand::of(value).requests,
                 accounted: false,
                 terminal: false,
                 start_scheduled: false,
@@ -484,7 +484,7 @@ impl Engine {
         if needs_deletion {
             track.deletion_scheduled = true;
         }
-        let grace = value_at(&value, "metadata.deletionGracePeriodSeconds")
+        let grace = value_at(value, "metadata.deletionGracePeriodSeconds")
             .and_then(Value::as_u64)
             .unwrap_or(0);
         let uid = track.uid.clone();
@@ -517,7 +517,7 @@ impl Engine {
         if node.is_none()
             && phase == "Pending"
             && !object.deleting
-            && str_at(&value, "spec.schedulerName").unwrap_or("default-scheduler")
+            && str_at(value, "spec.schedulerName").unwrap_or("default-scheduler")
                 == "default-scheduler"
             && !self.pending_keys.contains(&key)
             && !self.unschedulable.contains_key(&key)
@@ -546,7 +546,7 @@ impl Engine {
                 if job.counted.insert(uid) {
                     if phase == "Succeeded" {
                         job.succeeded += 1;
-                        if let Some(index) = value_at(&value, "metadata.annotations")
+                        if let Some(index) = value_at(value, "metadata.annotations")
                             .and_then(|a| a.get("batch.kubernetes.io/job-completion-index"))
                             .and_then(Value::as_str)
                             .and_then(|i| i.parse::<i64>().ok())
@@ -607,11 +607,11 @@ impl Engine {
             let Ok(object) = self.store.get(PODS, &key.0, &key.1) else {
                 continue;
             };
-            let value = object.value();
-            if str_at(&value, "spec.nodeName").is_some_and(|n| !n.is_empty()) || object.deleting {
+            let value = &*object.tree;
+            if str_at(value, "spec.nodeName").is_some_and(|n| !n.is_empty()) || object.deleting {
                 continue;
             }
-            let demand = PodDemand::of(&value);
+            let demand = PodDemand::of(value);
             let candidates = self
                 .nodes
                 .iter()
@@ -1061,13 +1061,13 @@ impl Engine {
             match pod.field("status.phase").as_deref() {
                 Some("Pending") => self.schedule(Duration::ZERO, Timer::StartPod(key, uid)),
                 Some("Running") => {
-                    let value = pod.value();
+                    let value = &*pod.tree;
                     let remaining = kubelet::run_duration(
-                        &value,
+                        value,
                         self.settings.default_pod_duration,
                     )
                     .map(|total| {
-                        let started = str_at(&value, "status.startTime")
+                        let started = str_at(value, "status.startTime")
                             .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                             .map_or(0, |t| t.as_second());
                         let elapsed =
@@ -1154,24 +1154,24 @@ impl Engine {
         if object.deleting {
             return;
         }
-        let job = object.value();
+        let job = &*object.tree;
         let uid = object.uid.clone();
         let now = self.clock.now();
         let finished = ["Complete", "Failed"]
             .iter()
-            .any(|kind| condition_status(&job, "status.conditions", kind) == Some("True"));
-        let children: Vec<(Key, Value)> = self
+            .any(|kind| condition_status(job, "status.conditions", kind) == Some("True"));
+        let children: Vec<(Key, Arc<Value>)> = self
             .store
             .dependents(&uid)
             .into_iter()
             .filter(|(resource, _)| *resource == PODS)
-            .map(|(_, pod)| ((pod.namespace.clone(), pod.name.clone()), pod.value()))
+            .map(|(_, pod)| ((pod.namespace.clone(), pod.name.clone()), pod.tree.clone()))
             .collect();
         let is_active = |pod: &Value| {
             !matches!(str_at(pod, "status.phase"), Some("Succeeded" | "Failed"))
                 && value_at(pod, "metadata.deletionTimestamp").is_none()
         };
-        let active: Vec<&(Key, Value)> =
+        let active: Vec<&(Key, Arc<Value>)> =
             children.iter().filter(|(_, pod)| is_active(pod)).collect();
         let track = self.jobs.entry(uid.clone()).or_default();
         let (succeeded, failed) = (track.succeeded, track.failed);
@@ -1180,12 +1180,12 @@ impl Engine {
             self.delete_job_pods(&uid, &active);
             return;
         }
-        let spec_int = |field: &str| value_at(&job, field).and_then(Value::as_i64);
+        let spec_int = |field: &str| value_at(job, field).and_then(Value::as_i64);
         let parallelism = spec_int("spec.parallelism").unwrap_or(1).max(0);
         let completions = spec_int("spec.completions");
         let backoff_limit = spec_int("spec.backoffLimit").unwrap_or(6);
-        let indexed = str_at(&job, "spec.completionMode") == Some("Indexed");
-        let suspended = value_at(&job, "spec.suspend").and_then(Value::as_bool) == Some(true);
+        let indexed = str_at(job, "spec.completionMode") == Some("Indexed");
+        let suspended = value_at(job, "spec.suspend").and_then(Value::as_bool) == Some(true);
         let mut status_changes: Vec<StatusChange> = Vec::new();
         let mut finish: Option<(&'static str, &'static str, String)> = None;
         if suspended {
@@ -1212,7 +1212,7 @@ impl Engine {
                 }
                 changed
             }));
-            let started = str_at(&job, "status.startTime")
+            let started = str_at(job, "status.startTime")
                 .and_then(|s| s.parse::<jiff::Timestamp>().ok())
                 .map_or(now.unix_seconds(), |t| t.as_second());
             let complete = match (indexed, completions) {
@@ -1256,7 +1256,7 @@ impl Engine {
             if finish.is_none() {
                 self.create_job_pods(
                     key,
-                    &job,
+                    job,
                     &uid,
                     &active,
                     parallelism,
@@ -1270,12 +1270,12 @@ impl Engine {
             }
         }
         // Status.
-        let children_now: Vec<Value> = self
+        let children_now: Vec<Arc<Value>> = self
             .store
             .dependents(&uid)
             .into_iter()
             .filter(|(r, _)| *r == PODS)
-            .map(|(_, p)| p.value())
+            .map(|(_, p)| p.tree.clone())
             .collect();
         let active_count = children_now.iter().filter(|pod| is_active(pod)).count();
         let ready_count = children_now
@@ -1366,7 +1366,7 @@ impl Engine {
         }
     }
 
-    fn delete_job_pods(&mut self, job_uid: &str, active: &[&(Key, Value)]) {
+    fn delete_job_pods(&mut self, job_uid: &str, active: &[&(Key, Arc<Value>)]) {
         for (pod_key, pod) in active {
             if let Some(track) = self.jobs.get_mut(job_uid) {
                 track
@@ -1385,7 +1385,7 @@ impl Engine {
         key: &Key,
         job: &Value,
         uid: &str,
-        active: &[&(Key, Value)],
+        active: &[&(Key, Arc<Value>)],
         parallelism: i64,
         completions: Option<i64>,
         succeeded: i64,
@@ -1422,7 +1422,7 @@ impl Engine {
             if wanted > active_count {
                 to_create = vec![None; usize::try_from(wanted - active_count).unwrap_or(0)];
             } else if wanted < active_count {
-                let extra: Vec<&(Key, Value)> = active
+                let extra: Vec<&(Key, Arc<Value>)> = active
                     .iter()
                     .rev()
                     .take(usize::try_from(active_count - wanted).unwrap_or(0))
@@ -1498,22 +1498,22 @@ impl Engine {
         if object.deleting {
             return;
         }
-        let deployment = object.value();
+        let deployment = &*object.tree;
         let uid = object.uid.clone();
-        let desired = value_at(&deployment, "spec.replicas")
+        let desired = value_at(deployment, "spec.replicas")
             .and_then(Value::as_i64)
             .unwrap_or(1)
             .max(0);
-        let template = value_at(&deployment, "spec.template")
+        let template = value_at(deployment, "spec.template")
             .cloned()
             .unwrap_or(json!({}));
         let hash = template_hash(&template);
-        let children: Vec<(Key, Value)> = self
+        let children: Vec<(Key, Arc<Value>)> = self
             .store
             .dependents(&uid)
             .into_iter()
             .filter(|(resource, _)| *resource == PODS)
-            .map(|(_, pod)| ((pod.namespace.clone(), pod.name.clone()), pod.value()))
+            .map(|(_, pod)| ((pod.namespace.clone(), pod.name.clone()), pod.tree.clone()))
             .collect();
         let mut live = Vec::new();
         for (pod_key, pod) in &children {
@@ -1564,15 +1564,16 @@ impl Engine {
             top.insert("kind".to_owned(), json!("Pod"));
             let _ = self.store.create(PODS, &key.0, pod);
         }
-        let pods_now: Vec<Value> = self
+        let pods_now: Vec<Arc<Value>> = self
             .store
             .dependents(&uid)
             .into_iter()
             .filter(|(r, _)| *r == PODS)
-            .map(|(_, p)| p.value())
+            .map(|(_, p)| p.tree.clone())
             .collect();
         let counted: Vec<&Value> = pods_now
             .iter()
+            .map(|pod| &**pod)
             .filter(|pod| {
                 value_at(pod, "metadata.deletionTimestamp").is_none()
                     && !matches!(str_at(pod, "status.phase"), Some("Succeeded" | "Failed"))
@@ -1589,7 +1590,7 @@ impl Engine {
             .iter()
             .filter(|pod| condition_status(pod, "status.conditions", "Ready") == Some("True"))
             .count();
-        let generation = value_at(&deployment, "metadata.generation")
+        let generation = value_at(deployment, "metadata.generation")
             .and_then(Value::as_i64)
             .unwrap_or(1);
         let time = self.clock.now().to_rfc3339();

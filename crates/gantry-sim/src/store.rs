@@ -50,6 +50,9 @@ use crate::selectors::{FieldSelector, LabelSelector};
 pub struct StoredObject {
     /// The whole object as JSON, `metadata.resourceVersion` included.
     pub json: Bytes,
+    /// The same object as a tree, for the controllers and the store's own
+    /// reads, so nothing parses `json` back (shared, never changed).
+    pub tree: Arc<Value>,
     /// Its resourceVersion.
     pub resource_version: u64,
     /// Namespace; empty for cluster-scoped objects.
@@ -69,9 +72,9 @@ pub struct StoredObject {
 }
 
 impl StoredObject {
-    /// Parses the JSON back into a tree.
+    /// A copy of the tree, to change.
     pub fn value(&self) -> Value {
-        serde_json::from_slice(&self.json).unwrap_or(Value::Null)
+        (*self.tree).clone()
     }
 
     /// Parses into a typed object (for controllers).
@@ -621,7 +624,7 @@ impl Store {
         {
             return Err(conflict(resource_id, name));
         }
-        let updated = merge_update(resource_id, &current.value(), object, subresource)?;
+        let updated = merge_update(resource_id, &current.tree, object, subresource)?;
         self.finish_update(&mut inner, resource_id, &current, updated)
     }
 
@@ -710,7 +713,7 @@ impl Store {
         {
             return Err(conflict(resource_id, name));
         }
-        let updated = merge_update(resource_id, &current.value(), patched, subresource)?;
+        let updated = merge_update(resource_id, &current.tree, patched, subresource)?;
         self.finish_update(&mut inner, resource_id, &current, updated)
     }
 
@@ -744,7 +747,7 @@ impl Store {
         current: &Arc<StoredObject>,
         mut updated: Value,
     ) -> Result<Arc<StoredObject>, ApiError> {
-        let old = current.value();
+        let old: &Value = &current.tree;
         // Immutable metadata.
         for field in [
             "uid",
@@ -754,7 +757,7 @@ impl Store {
             "deletionTimestamp",
             "deletionGracePeriodSeconds",
         ] {
-            match value_at(&old, &format!("metadata.{field}")).cloned() {
+            match value_at(old, &format!("metadata.{field}")).cloned() {
                 Some(value) => set_at(&mut updated, &format!("metadata.{field}"), value),
                 None => {
                     object_meta::remove_at(&mut updated, &format!("metadata.{field}"));
@@ -764,7 +767,7 @@ impl Store {
         if resource(resource_id).namespaced {
             // namespace kept above
         }
-        let generation = value_at(&old, "metadata.generation")
+        let generation = value_at(old, "metadata.generation")
             .and_then(Value::as_i64)
             .unwrap_or(1);
         let spec_changed = old.get("spec") != updated.get("spec");
@@ -782,21 +785,16 @@ impl Store {
             "metadata.resourceVersion",
             Value::String(current.resource_version.to_string()),
         );
-        admission::validate_update(resource_id, &old, &updated)?;
-        let mut comparable_old = old;
-        set_at(
-            &mut comparable_old,
-            "metadata.resourceVersion",
-            Value::String(current.resource_version.to_string()),
-        );
-        if comparable_old == updated {
+        admission::validate_update(resource_id, old, &updated)?;
+        // The stored tree carries its own resourceVersion, as `updated` now does.
+        if *old == updated {
             // A no-op write does not bump the resourceVersion (as upstream).
             return Ok(current.clone());
         }
         let deleting = current.deleting;
         let written = self.write(inner, resource_id, updated, EventType::Modified);
         if deleting
-            && finalizers(&written.value()).is_empty()
+            && finalizers(&written.tree).is_empty()
             && (resource_id != PODS || pod_can_vanish(&written))
         {
             self.remove(
@@ -883,7 +881,7 @@ impl Store {
                 .entry("deletionTimestamp".to_owned())
                 .or_insert(Value::String(now));
             let grace = options.grace_period_seconds.unwrap_or_else(|| {
-                value_at(&current.value(), "spec.terminationGracePeriodSeconds")
+                value_at(&current.tree, "spec.terminationGracePeriodSeconds")
                     .and_then(Value::as_i64)
                     .unwrap_or(if resource_id == PODS { 30 } else { 0 })
             });
@@ -940,7 +938,7 @@ impl Store {
         else {
             return;
         };
-        if current.uid == uid && current.deleting && finalizers(&current.value()).is_empty() {
+        if current.uid == uid && current.deleting && finalizers(&current.tree).is_empty() {
             self.remove(&mut inner, PODS, namespace, name, Propagation::Background);
         }
     }
@@ -963,7 +961,7 @@ impl Store {
         if current.deleting {
             return;
         }
-        let has_finalizers = !finalizers(&current.value()).is_empty();
+        let has_finalizers = !finalizers(&current.tree).is_empty();
         if has_finalizers || (resource_id == PODS && !pod_can_vanish(&current)) {
             let mut value = current.value();
             let now = self.clock.now().to_rfc3339();
@@ -1054,7 +1052,7 @@ impl Store {
             "metadata.resourceVersion",
             Value::String(version.to_string()),
         );
-        let last = Arc::new(stored(resource_id, &value, version));
+        let last = Arc::new(stored(resource_id, value, version));
         self.publish(inner, resource_id, EventType::Deleted, last.clone(), None);
         // Garbage collection.
         let dependents: Vec<(ResourceId, Key)> = inner
@@ -1147,7 +1145,7 @@ impl Store {
             "metadata.resourceVersion",
             Value::String(version.to_string()),
         );
-        let object = Arc::new(stored(resource_id, &value, version));
+        let object = Arc::new(stored(resource_id, value, version));
         let key = (object.namespace.clone(), object.name.clone());
         let previous = inner
             .objects
@@ -1279,23 +1277,24 @@ fn merge_update(
     }
 }
 
-fn stored(resource_id: ResourceId, value: &Value, resource_version: u64) -> StoredObject {
+fn stored(resource_id: ResourceId, value: Value, resource_version: u64) -> StoredObject {
     let resource = resource(resource_id);
     let fields = resource
         .selectable_fields
         .iter()
-        .map(|field| (*field, field_value(value, field)))
+        .map(|field| (*field, field_value(&value, field)))
         .collect();
     StoredObject {
-        json: Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        json: Bytes::from(serde_json::to_vec(&value).unwrap_or_default()),
         resource_version,
-        namespace: meta_str(value, "namespace").unwrap_or_default().to_owned(),
-        name: meta_str(value, "name").unwrap_or_default().to_owned(),
-        uid: meta_str(value, "uid").unwrap_or_default().to_owned(),
-        labels: string_map_at(value, "metadata.labels"),
+        namespace: meta_str(&value, "namespace").unwrap_or_default().to_owned(),
+        name: meta_str(&value, "name").unwrap_or_default().to_owned(),
+        uid: meta_str(&value, "uid").unwrap_or_default().to_owned(),
+        labels: string_map_at(&value, "metadata.labels"),
         fields,
-        owner_uids: owner_uids(value),
-        deleting: value_at(value, "metadata.deletionTimestamp").is_some_and(|v| !v.is_null()),
+        owner_uids: owner_uids(&value),
+        deleting: value_at(&value, "metadata.deletionTimestamp").is_some_and(|v| !v.is_null()),
+        tree: Arc::new(value),
     }
 }
 

@@ -66,37 +66,37 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
-            let value = object.value();
+            let value: &Value = &object.tree;
             let name = json!(object.name);
-            let age = json!(age(&value, now));
+            let age = json!(age(value, now));
             let cells = match resource_id {
                 NODES => {
-                    let mut status = match condition_status(&value, "status.conditions", "Ready") {
+                    let mut status = match condition_status(value, "status.conditions", "Ready") {
                         Some("True") => "Ready".to_owned(),
                         _ => "NotReady".to_owned(),
                     };
-                    if value_at(&value, "spec.unschedulable").and_then(Value::as_bool) == Some(true) {
+                    if value_at(value, "spec.unschedulable").and_then(Value::as_bool) == Some(true) {
                         status.push_str(",SchedulingDisabled");
                     }
-                    let ip = value_at(&value, "status.addresses")
+                    let ip = value_at(value, "status.addresses")
                         .and_then(Value::as_array)
                         .and_then(|a| a.iter().find(|x| x.get("type").and_then(Value::as_str) == Some("InternalIP")))
                         .and_then(|x| x.get("address").cloned())
                         .unwrap_or(json!("<none>"));
-                    vec![name, json!(status), json!("<none>"), age, json!(str_at(&value, "status.nodeInfo.kubeletVersion").unwrap_or_default()), ip]
+                    vec![name, json!(status), json!("<none>"), age, json!(str_at(value, "status.nodeInfo.kubeletVersion").unwrap_or_default()), ip]
                 }
                 PODS => {
-                    let statuses = value_at(&value, "status.containerStatuses").and_then(Value::as_array);
-                    let total = value_at(&value, "spec.containers").and_then(Value::as_array).map_or(0, Vec::len);
+                    let statuses = value_at(value, "status.containerStatuses").and_then(Value::as_array);
+                    let total = value_at(value, "spec.containers").and_then(Value::as_array).map_or(0, Vec::len);
                     let ready = statuses.map_or(0, |s| s.iter().filter(|c| c.get("ready") == Some(&json!(true))).count());
                     let restarts: i64 = statuses.map_or(0, |s| s.iter().filter_map(|c| c.get("restartCount")?.as_i64()).sum());
-                    let mut status = str_at(&value, "status.reason").or_else(|| str_at(&value, "status.phase")).unwrap_or("Unknown").to_owned();
+                    let mut status = str_at(value, "status.reason").or_else(|| str_at(value, "status.phase")).unwrap_or("Unknown").to_owned();
                     if let Some(reason) = statuses.and_then(|s| s.iter().find_map(|c| {
                         value_at(c, "state.terminated.reason").or_else(|| value_at(c, "state.waiting.reason")).and_then(Value::as_str)
                     })) && status != "Terminated" && status != "NodeLost" {
                         status = reason.to_owned();
                     }
-                    if meta_str(&value, "deletionTimestamp").is_some() {
+                    if meta_str(value, "deletionTimestamp").is_some() {
                         status = "Terminating".to_owned();
                     }
                     vec![
@@ -105,24 +105,24 @@ pub fn table(
                         json!(status),
                         json!(restarts.to_string()),
                         age,
-                        json!(str_at(&value, "status.podIP").unwrap_or("<none>")),
-                        json!(str_at(&value, "spec.nodeName").unwrap_or("<none>")),
+                        json!(str_at(value, "status.podIP").unwrap_or("<none>")),
+                        json!(str_at(value, "spec.nodeName").unwrap_or("<none>")),
                     ]
                 }
                 JOBS => {
-                    let status = if condition_status(&value, "status.conditions", "Complete") == Some("True") {
+                    let status = if condition_status(value, "status.conditions", "Complete") == Some("True") {
                         "Complete"
-                    } else if condition_status(&value, "status.conditions", "Failed") == Some("True") {
+                    } else if condition_status(value, "status.conditions", "Failed") == Some("True") {
                         "Failed"
-                    } else if condition_status(&value, "status.conditions", "Suspended") == Some("True") {
+                    } else if condition_status(value, "status.conditions", "Suspended") == Some("True") {
                         "Suspended"
                     } else {
                         "Running"
                     };
-                    let succeeded = value_at(&value, "status.succeeded").and_then(Value::as_i64).unwrap_or(0);
-                    let completions = value_at(&value, "spec.completions").and_then(Value::as_i64);
-                    let completions = completions.map_or_else(|| format!("{succeeded}/1 of {}", value_at(&value, "spec.parallelism").and_then(Value::as_i64).unwrap_or(1)), |c| format!("{succeeded}/{c}"));
-                    let duration = match (str_at(&value, "status.startTime"), str_at(&value, "status.completionTime")) {
+                    let succeeded = value_at(value, "status.succeeded").and_then(Value::as_i64).unwrap_or(0);
+                    let completions = value_at(value, "spec.completions").and_then(Value::as_i64);
+                    let completions = completions.map_or_else(|| format!("{succeeded}/1 of {}", value_at(value, "spec.parallelism").and_then(Value::as_i64).unwrap_or(1)), |c| format!("{succeeded}/{c}"));
+                    let duration = match (str_at(value, "status.startTime"), str_at(value, "status.completionTime")) {
                         (Some(start), Some(end)) => human_duration(seconds_between(start, end)),
                         (Some(start), None) => human_duration(seconds_between(start, &now.to_rfc3339())),
                         _ => String::new(),
@@ -130,13 +130,13 @@ pub fn table(
                     vec![name, json!(status), json!(completions), json!(duration), age]
                 }
                 DEPLOYMENTS => {
-                    let desired = value_at(&value, "spec.replicas").and_then(Value::as_i64).unwrap_or(0);
-                    let ready = value_at(&value, "status.readyReplicas").and_then(Value::as_i64).unwrap_or(0);
-                    let updated = value_at(&value, "status.updatedReplicas").and_then(Value::as_i64).unwrap_or(0);
-                    let available = value_at(&value, "status.availableReplicas").and_then(Value::as_i64).unwrap_or(0);
+                    let desired = value_at(value, "spec.replicas").and_then(Value::as_i64).unwrap_or(0);
+                    let ready = value_at(value, "status.readyReplicas").and_then(Value::as_i64).unwrap_or(0);
+                    let updated = value_at(value, "status.updatedReplicas").and_then(Value::as_i64).unwrap_or(0);
+                    let available = value_at(value, "status.availableReplicas").and_then(Value::as_i64).unwrap_or(0);
                     vec![name, json!(format!("{ready}/{desired}")), json!(updated), json!(available), age]
                 }
-                NAMESPACES => vec![name, json!(str_at(&value, "status.phase").unwrap_or("Active")), age],
+                NAMESPACES => vec![name, json!(str_at(value, "status.phase").unwrap_or("Active")), age],
                 _ => vec![name, age],
             };
             let metadata = value.get("metadata").cloned().unwrap_or(json!({}));
