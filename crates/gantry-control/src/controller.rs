@@ -34,15 +34,16 @@ use gantry_kube::{
     ClusterView, Desired, ExecutorEvent, Health, LaunchRequest, Phase, Target, WorkloadKey,
 };
 use gantry_sched::{
-    Allocation, Assignment, DataSource, Offer, Plan, Policy, QueuedJob, Rejection, Snapshot,
-    TeamBudget, WaitReason, never_fits, schedule,
+    Assignment, DataSource, Offer, Plan, Policy, QueuedJob, Rejection, Snapshot, TeamBudget,
+    WaitReason, never_fits, schedule,
 };
 use serde_json::json;
 
 use crate::checkpoint::{CheckpointAnswer, CheckpointCheck, CheckpointHolds};
 use crate::cloud::LocatedData;
 use crate::job::{LiveJob, Located, PlacementRecord, queued_job_located, seconds};
-use crate::offers::{SpotRates, ghost_offer, offers, reserve};
+use crate::offers::{SpotRates, offers};
+use crate::running::{Running, RunningCache};
 use crate::walk::{Reached, end_state, walk};
 
 /// Milliseconds in a UTC day.
@@ -325,6 +326,24 @@ pub struct TeamUsage {
     pub running: u32,
 }
 
+/// What the last scheduling pass weighed and how its time was spent (for
+/// the driver's debug line and the pass-duration figures).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PassShape {
+    /// Queued jobs weighed.
+    pub queued: usize,
+    /// Running allocations in the snapshot.
+    pub running: usize,
+    /// Jobs placed.
+    pub placed: usize,
+    /// Building the snapshot, in ms.
+    pub snapshot_ms: f64,
+    /// `schedule()`, in ms.
+    pub schedule_ms: f64,
+    /// Turning the plan into commands, in ms.
+    pub apply_ms: f64,
+}
+
 /// Counters for metrics.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ControlMetrics {
@@ -355,6 +374,9 @@ pub struct Controller {
     recent: VecDeque<Decision>,
     dirty: bool,
     metrics: ControlMetrics,
+    last_pass: PassShape,
+    /// The running jobs' allocations, kept between passes.
+    running: RunningCache,
     recovered: bool,
     located: Located,
     /// Queued jobs the next pass must show the scheduler even when nothing
@@ -409,6 +431,8 @@ impl Controller {
             recent: VecDeque::new(),
             dirty: false,
             metrics: ControlMetrics::default(),
+            last_pass: PassShape::default(),
+            running: RunningCache::default(),
             recovered: false,
             located: Located::new(),
             fresh: BTreeSet::new(),
@@ -481,6 +505,11 @@ impl Controller {
     }
 
     /// Takes the counters (latencies are drained).
+    /// What the last scheduling pass weighed and where its time went.
+    pub fn last_pass(&self) -> PassShape {
+        self.last_pass
+    }
+
     pub fn take_metrics(&mut self) -> ControlMetrics {
         let latencies = std::mem::take(&mut self.metrics.placement_latencies_ms);
         ControlMetrics {
@@ -1150,73 +1179,17 @@ impl Controller {
 
     /// The snapshot the scheduler decides over now, with the queue of
     /// `queue` (the live queue, or one job for a quote).
-    fn snapshot(&self, now: i64, queue: Vec<QueuedJob>) -> Snapshot {
+    /// What `schedule()` weighs: the offers of the views, the running jobs'
+    /// allocations (from `cache`, which [`RunningCache::keep`] gets back),
+    /// the teams' budgets and `queue`.
+    fn snapshot(
+        &self,
+        now: i64,
+        queue: Vec<QueuedJob>,
+        cache: &mut RunningCache,
+    ) -> (Snapshot, Running) {
         let mut offers = offers(&self.views, &self.settings.spot_rates);
-        let mut running = Vec::new();
-        for job in self.jobs.values() {
-            let Some(placement) = &job.placement else {
-                continue;
-            };
-            if !matches!(
-                job.state,
-                JobState::Placed | JobState::Launching | JobState::Running
-            ) {
-                continue;
-            }
-            let request =
-                queued_job_located(&job.id, &job.spec, job.submitted_at_unix_ms, &self.located);
-            let capacity = placement.capacity_type();
-            let matching = offers.iter().position(|offer| {
-                offer.cluster == placement.cluster
-                    && offer.instance_type == placement.instance_type
-                    && offer.zone == placement.zone
-                    && Some(offer.capacity_type) == capacity
-            });
-            let index = match matching {
-                Some(index) => index,
-                None => match ghost_offer(placement, request.replica.gpus) {
-                    Some(ghost) => {
-                        offers.push(ghost);
-                        offers.len() - 1
-                    }
-                    None => continue,
-                },
-            };
-            let unseen = job.state != JobState::Running || self.unseen_since.contains_key(&job.id);
-            if unseen && let Some(offer) = offers.get_mut(index) {
-                reserve(offer, placement.replicas, &request.replica);
-            }
-            let started = placement
-                .started_at_unix_ms
-                .unwrap_or(placement.placed_at_unix_ms);
-            let checkpoint_every_ms = job.spec.checkpoint.as_ref().map(|c| {
-                i64::try_from(c.every.as_millis())
-                    .unwrap_or(i64::MAX)
-                    .max(1)
-            });
-            let last_checkpoint = match checkpoint_every_ms {
-                Some(every) => started + (now.saturating_sub(started).max(0) / every) * every,
-                None => started,
-            };
-            let marginal = if capacity == Some(CapacityType::Reserved) {
-                Money::ZERO
-            } else {
-                placement.hourly_price()
-            };
-            running.push(Allocation {
-                id: job.id.clone(),
-                team: job.team().clone(),
-                priority: job.spec.priority,
-                preemptible: job.spec.preemptible,
-                offer: index,
-                replicas: placement.replicas,
-                replica: request.replica,
-                hourly_cost: marginal,
-                started_at: seconds(started),
-                last_checkpoint_at: seconds(last_checkpoint),
-                expected_end_at: seconds(started).saturating_add(placement.expected_runtime_s),
-            });
-        }
+        let (running, kept) = cache.allocations(&self.jobs, &self.unseen_since, &mut offers, now);
         let mut teams: BTreeMap<TeamPath, TeamBudget> = self
             .settings
             .teams
@@ -1240,13 +1213,14 @@ impl Controller {
                 })
                 .spend_today = *spent;
         }
-        Snapshot {
+        let snapshot = Snapshot {
             offers,
             running,
             teams: teams.into_values().collect(),
             cloud_quotas: self.settings.cloud_quotas.clone(),
             queue,
-        }
+        };
+        (snapshot, kept)
     }
 
     /// Runs the scheduler over the queue and returns what to do.
@@ -1277,11 +1251,42 @@ impl Controller {
                 .collect()
         };
         if queue.is_empty() {
+            self.last_pass = PassShape::default();
             return Vec::new();
         }
-        let snapshot = self.snapshot(now, queue);
+        let started = std::time::Instant::now();
+        let mut cache = std::mem::take(&mut self.running);
+        let (snapshot, kept) = self.snapshot(now, queue, &mut cache);
+        let built = std::time::Instant::now();
+        // Every test run checks that the kept allocations are the ones a
+        // fresh build gives (small fleets only: it doubles the work).
+        if cfg!(debug_assertions) && snapshot.running.len() <= 2_000 {
+            let (fresh, _) = self.snapshot(now, Vec::new(), &mut RunningCache::default());
+            debug_assert_eq!(
+                format!("{:?}\n{:?}", fresh.offers, fresh.running),
+                format!("{:?}\n{:?}", snapshot.offers, snapshot.running),
+                "the kept running allocations differ from fresh ones"
+            );
+        }
         let plan = schedule(&snapshot, &self.settings.policy, seconds(now));
-        self.apply_plan(&snapshot, plan, now)
+        let scheduled = std::time::Instant::now();
+        let placed = plan.placements.len();
+        let commands = self.apply_plan(&snapshot, plan, now);
+        let (queued, running) = (snapshot.queue.len(), snapshot.running.len());
+        cache.keep(snapshot.running, kept);
+        self.running = cache;
+        let ms = |from: std::time::Instant, to: std::time::Instant| {
+            to.saturating_duration_since(from).as_secs_f64() * 1000.0
+        };
+        self.last_pass = PassShape {
+            queued,
+            running,
+            placed,
+            snapshot_ms: ms(started, built),
+            schedule_ms: ms(built, scheduled),
+            apply_ms: ms(scheduled, std::time::Instant::now()),
+        };
+        commands
     }
 
     fn apply_plan(&mut self, snapshot: &Snapshot, plan: Plan, now: i64) -> Vec<Command> {
@@ -1449,7 +1454,7 @@ impl Controller {
         policy.explained_candidates = policy.explained_candidates.max(20);
         policy.preemption = false;
         let data = job.data.clone();
-        let snapshot = self.snapshot(now, vec![job]);
+        let (snapshot, _) = self.snapshot(now, vec![job], &mut RunningCache::default());
         let plan = schedule(&snapshot, &policy, seconds(now));
         let mut quote = Quote {
             never_fits: never,

@@ -602,9 +602,16 @@ impl Driver {
                 });
                 last_pass = tokio::time::Instant::now();
                 pass_gap = self.settings.pass_every.max(started.elapsed() * 2);
+                let shape = self.controller.last_pass();
                 tracing::debug!(
                     took_ms = started.elapsed().as_secs_f64() * 1000.0,
                     commands = commands.len() - before,
+                    queued = shape.queued,
+                    running = shape.running,
+                    placed = shape.placed,
+                    snapshot_ms = shape.snapshot_ms,
+                    schedule_ms = shape.schedule_ms,
+                    apply_ms = shape.apply_ms,
                     "scheduling pass"
                 );
             }

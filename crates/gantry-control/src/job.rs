@@ -130,25 +130,35 @@ pub fn queued_job(id: &JobId, spec: &JobSpec, submitted_at_unix_ms: i64) -> Queu
 
 /// The job as the scheduler sees it, with the inputs found in `located` at
 /// their real region and size.
+/// What one replica of `spec` asks of a node.
+pub fn replica_request(spec: &JobSpec) -> ReplicaRequest {
+    ReplicaRequest {
+        gpus: spec.resources.gpu_count(),
+        gpu_models: spec
+            .resources
+            .gpu
+            .as_ref()
+            .map(|gpu| gpu.models.clone())
+            .unwrap_or_default(),
+        cpu_millis: spec.resources.cpu_millis,
+        memory_bytes: spec.resources.memory_bytes,
+    }
+}
+
+/// A job as the scheduler sees it, with its inputs as located.
 pub fn queued_job_located(
     id: &JobId,
     spec: &JobSpec,
     submitted_at_unix_ms: i64,
     located: &Located,
 ) -> QueuedJob {
-    let gpu = spec.resources.gpu.as_ref();
     QueuedJob {
         id: id.clone(),
         team: spec.team.clone(),
         priority: spec.priority,
         submitted_at: seconds(submitted_at_unix_ms),
         replicas: spec.replicas.required(),
-        replica: ReplicaRequest {
-            gpus: spec.resources.gpu_count(),
-            gpu_models: gpu.map(|gpu| gpu.models.clone()).unwrap_or_default(),
-            cpu_millis: spec.resources.cpu_millis,
-            memory_bytes: spec.resources.memory_bytes,
-        },
+        replica: replica_request(spec),
         placement: spec.placement.clone(),
         expected_runtime_s: spec.expected_runtime_or_default().as_secs(),
         data: data_sources(spec, located),

@@ -21,6 +21,7 @@ pub mod controller;
 pub mod driver;
 pub mod job;
 pub mod offers;
+mod running;
 pub mod walk;
 
 pub use checkpoint::{CheckpointAnswer, CheckpointCheck};
@@ -30,7 +31,7 @@ pub use cloud::{
 };
 pub use controller::{
     CancelRefused, Command, ControlMetrics, ControlSettings, Controller, Decision, Input,
-    JobExplanation, NamedCandidate, Quote, RecoveredJob, TeamUsage, Transition,
+    JobExplanation, NamedCandidate, PassShape, Quote, RecoveredJob, TeamUsage, Transition,
 };
 pub use driver::{ControlHandle, Driver, DriverError, Query};
 pub use job::{LiveJob, PlacementRecord};

@@ -407,6 +407,85 @@ fn room_of_placements_not_yet_in_a_view_is_not_promised_twice() {
     assert!(reason.contains("no free capacity"), "{reason}");
 }
 
+/// Where `job`'s placement transition in `commands` put it.
+fn placed_on(commands: &[Command], job: &str) -> Option<String> {
+    persisted(commands)
+        .into_iter()
+        .find(|t| t.job_id.as_str() == job && t.transition == Some(JobTransition::Place))
+        .and_then(|t| t.placement)
+        .map(|placement| placement.cluster)
+}
+
+// Passes keep the running jobs' allocations between them; in test builds
+// every pass also checks them against a fresh build (see `Controller::pass`).
+#[test]
+fn kept_allocations_follow_jobs_as_they_start_their_pool_vanishes_and_they_end() {
+    let mut controller = started(Vec::new());
+    let an_hour_ago = NOW - 3_600_000;
+    submit(&mut controller, "job-1", spec("a", 8, ""));
+    let placed = controller.pass(an_hour_ago);
+    assert_eq!(placed_on(&placed, "job-1").as_deref(), Some("c1"));
+    // job-2 takes c1's other node: job-1 (placed, not shown yet) holds one.
+    submit(&mut controller, "job-2", spec("b", 8, ""));
+    let placed = controller.pass(an_hour_ago + 1);
+    assert_eq!(placed_on(&placed, "job-2").as_deref(), Some("c1"));
+    // job-1 starts an hour after it was placed, which changes its
+    // allocation (started at, expected end); the views now show c1 full.
+    controller.handle(phase("job-1", 1, "c1", Phase::Running, "Running"), NOW);
+    let mut full = pool(
+        "a100",
+        GpuModel::A100,
+        8,
+        2,
+        "32.77",
+        CapacityType::OnDemand,
+    );
+    full.idle_nodes = 0;
+    full.allocated.gpus = 16;
+    let h100 = || {
+        pool(
+            "h100",
+            GpuModel::H100,
+            8,
+            1,
+            "98.32",
+            CapacityType::OnDemand,
+        )
+    };
+    controller.handle(
+        Input::Views(views(vec![
+            view("c1", vec![full], NOW + 1),
+            view("c2", vec![h100()], NOW + 1),
+        ])),
+        NOW + 1,
+    );
+    submit(&mut controller, "job-3", spec("c", 8, ""));
+    let placed = controller.pass(NOW + 2);
+    assert_eq!(placed_on(&placed, "job-3").as_deref(), Some("c2"));
+    // c1's pool vanishes from its view: its jobs hold ghost offers.
+    controller.handle(
+        Input::Views(views(vec![
+            view("c1", Vec::new(), NOW + 3),
+            view("c2", vec![h100()], NOW + 3),
+        ])),
+        NOW + 3,
+    );
+    // c2's only node is taken by job-3 (not shown yet): job-4 waits.
+    submit(&mut controller, "job-4", spec("d", 8, ""));
+    assert_eq!(placed_on(&controller.pass(NOW + 4), "job-4"), None);
+    // job-3 ends: its room is free again, and job-4 takes it.
+    controller.handle(phase("job-3", 1, "c2", Phase::Running, "Running"), NOW + 5);
+    controller.handle(
+        phase("job-3", 1, "c2", Phase::Succeeded, "Completed"),
+        NOW + 6,
+    );
+    assert_eq!(state(&controller, "job-3"), None);
+    assert_eq!(
+        placed_on(&controller.pass(NOW + 7), "job-4").as_deref(),
+        Some("c2")
+    );
+}
+
 /// Team nlp, limited to `gpus` GPUs in all.
 fn nlp_gpus(gpus: u32) -> TeamQuota {
     TeamQuota {
