@@ -22,7 +22,8 @@
 //!   answer), `gantry_live_jobs{state}` (what the control loop holds),
 //!   `gantry_queue_depth{team}`, `gantry_cluster_live_jobs{cluster}`;
 //! - scheduling: `gantry_placement_latency_seconds` (histogram, submit to
-//!   Placed), `gantry_placements_total`, `gantry_preemptions_total`,
+//!   Placed), `gantry_scheduling_pass_duration_seconds` (histogram),
+//!   `gantry_placements_total`, `gantry_preemptions_total`,
 //!   `gantry_scheduling_passes_total`;
 //! - money: `gantry_spend_usd_total` (list price since start),
 //!   `gantry_team_spend_today_usd{team}`, `gantry_team_budget_per_day_usd{team}`;
@@ -693,6 +694,11 @@ fn build_families(inputs: &StatusInputs) -> Vec<Block> {
         name: "gantry_placement_latency_seconds",
         help: "Time from submit to Placed, in seconds.",
         buckets: CumulativeBuckets::of(&snapshot.placement_latency),
+    }));
+    blocks.push(Block::Histogram(HistogramFamily {
+        name: "gantry_scheduling_pass_duration_seconds",
+        help: "Wall time of one scheduling pass (snapshot, schedule, commands), in seconds.",
+        buckets: CumulativeBuckets::of(&snapshot.pass_duration),
     }));
     blocks.sort_by_key(Block::name);
     blocks

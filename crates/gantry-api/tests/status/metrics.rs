@@ -51,6 +51,7 @@ async fn metrics_have_every_family_with_help_type_and_the_values_of_the_state() 
         ("gantry_jobs_by_team", "gauge"),
         ("gantry_queue_depth", "gauge"),
         ("gantry_placement_latency_seconds", "histogram"),
+        ("gantry_scheduling_pass_duration_seconds", "histogram"),
         ("gantry_placements_total", "counter"),
         ("gantry_preemptions_total", "counter"),
         ("gantry_scheduling_passes_total", "counter"),
@@ -263,6 +264,25 @@ async fn the_latency_histogram_is_cumulative_and_ends_with_inf_equal_to_count() 
     assert_eq!(
         metrics.value("gantry_placement_latency_seconds_count", &[]),
         Some(6.0)
+    );
+    // Pass durations: 2 ms and 4 ms are under 5 ms, 30 ms under 50 ms.
+    assert_eq!(
+        metrics.value(
+            "gantry_scheduling_pass_duration_seconds_bucket",
+            &[("le", "0.005")]
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metrics.value(
+            "gantry_scheduling_pass_duration_seconds_bucket",
+            &[("le", "0.05")]
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        metrics.value("gantry_scheduling_pass_duration_seconds_count", &[]),
+        Some(3.0)
     );
     let sum: f64 = LATENCIES.iter().sum();
     let exported = metrics

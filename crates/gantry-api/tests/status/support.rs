@@ -314,6 +314,13 @@ pub fn snapshot(recovered: bool) -> StatusSnapshot {
             list_spend: money("4321.5"),
         },
         placement_latency: latency_histogram(),
+        pass_duration: {
+            let mut passes = Histogram::latency();
+            for seconds in [0.002, 0.004, 0.03] {
+                passes.observe(seconds);
+            }
+            passes
+        },
     }
 }
 
@@ -330,6 +337,7 @@ pub fn empty_snapshot() -> StatusSnapshot {
         recent: Vec::new(),
         metrics: ControlMetrics::default(),
         placement_latency: Histogram::latency(),
+        pass_duration: Histogram::latency(),
     }
 }
 
