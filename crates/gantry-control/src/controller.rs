@@ -504,12 +504,12 @@ impl Controller {
         })
     }
 
-    /// Takes the counters (latencies are drained).
     /// What the last scheduling pass weighed and where its time went.
     pub fn last_pass(&self) -> PassShape {
         self.last_pass
     }
 
+    /// Takes the counters (latencies are drained).
     pub fn take_metrics(&mut self) -> ControlMetrics {
         let latencies = std::mem::take(&mut self.metrics.placement_latencies_ms);
         ControlMetrics {
@@ -1177,11 +1177,10 @@ impl Controller {
         Some(offers(&views, &self.settings.spot_rates))
     }
 
-    /// The snapshot the scheduler decides over now, with the queue of
-    /// `queue` (the live queue, or one job for a quote).
-    /// What `schedule()` weighs: the offers of the views, the running jobs'
-    /// allocations (from `cache`, which [`RunningCache::keep`] gets back),
-    /// the teams' budgets and `queue`.
+    /// The snapshot the scheduler decides over now: the offers of the views,
+    /// the running jobs' allocations (from `cache`, which
+    /// [`RunningCache::keep`] gets back), the teams' budgets and `queue`
+    /// (the live queue, or one job for a quote).
     fn snapshot(
         &self,
         now: i64,
@@ -1257,7 +1256,6 @@ impl Controller {
         let started = std::time::Instant::now();
         let mut cache = std::mem::take(&mut self.running);
         let (snapshot, kept) = self.snapshot(now, queue, &mut cache);
-        let built = std::time::Instant::now();
         // Every test run checks that the kept allocations are the ones a
         // fresh build gives (small fleets only: it doubles the work).
         if cfg!(debug_assertions) && snapshot.running.len() <= 2_000 {
@@ -1268,6 +1266,7 @@ impl Controller {
                 "the kept running allocations differ from fresh ones"
             );
         }
+        let built = std::time::Instant::now();
         let plan = schedule(&snapshot, &self.settings.policy, seconds(now));
         let scheduled = std::time::Instant::now();
         let placed = plan.placements.len();

@@ -116,6 +116,37 @@ provenance:
     )
 }
 
+/// The `aws-us-east-1` cluster as ListClusters shows it, once `ready` holds
+/// (within 60 s, else the test fails saying `what` never happened).
+async fn aws_cluster_once(
+    fleet: &mut pb::fleet_service_client::FleetServiceClient<tonic::transport::Channel>,
+    daemon: &Daemon,
+    what: &str,
+    ready: impl Fn(&pb::Cluster) -> bool,
+) -> pb::Cluster {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let aws = fleet
+            .list_clusters(pb::ListClustersRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .clusters
+            .into_iter()
+            .find(|cluster| cluster.name == "aws-us-east-1")
+            .unwrap();
+        if ready(&aws) {
+            return aws;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what}: {aws:#?}\nlog:\n{}",
+            daemon.log_text()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 fn job(data_bucket: &str) -> String {
     format!(
         "apiVersion: gantry.dev/v1
@@ -200,62 +231,34 @@ async fn live_prices_data_locations_and_provenance_through_the_emulators() {
     // 1. Live prices: moto's spot prices are all the placeholder 0.00001, so
     // every AWS spot pool keeps the table's price and says why.
     let mut fleet = daemon.fleet().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let clusters = fleet
-            .list_clusters(pb::ListClustersRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .clusters;
-        let aws = clusters
-            .into_iter()
-            .find(|cluster| cluster.name == "aws-us-east-1")
-            .unwrap();
-        let flagged = aws
-            .pools
-            .iter()
-            .filter(|pool| pool.capacity_type == pb::CapacityType::Spot as i32)
-            .all(|pool| pool.price_note.contains("placeholder"));
-        if !aws.pools.is_empty() && flagged {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the AWS spot pools were never priced from the feed: {aws:#?}\nlog:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    aws_cluster_once(
+        &mut fleet,
+        &daemon,
+        "the AWS spot pools priced from the feed",
+        |aws| {
+            !aws.pools.is_empty()
+                && aws
+                    .pools
+                    .iter()
+                    .filter(|pool| pool.capacity_type == pb::CapacityType::Spot as i32)
+                    .all(|pool| pool.price_note.contains("placeholder"))
+        },
+    )
+    .await;
+    // The pools the executor found on the cluster, checked against EC2's
+    // catalog: only the p4d nodes, short of memory, disagree.
+    let aws = aws_cluster_once(
+        &mut fleet,
+        &daemon,
+        "an AWS pool checked against the catalog",
+        |aws| aws.pools.iter().any(|pool| !pool.catalog_note.is_empty()),
+    )
+    .await;
     let table = gantry_core::PriceTable::parse(
         &std::fs::read_to_string(repo().join("deploy/prices/gpu-prices.csv")).unwrap(),
     )
     .unwrap()
     .table;
-    // The pools the executor found on the cluster, checked against EC2's
-    // catalog: only the p4d nodes, short of memory, disagree.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let aws = loop {
-        let clusters = fleet
-            .list_clusters(pb::ListClustersRequest::default())
-            .await
-            .unwrap()
-            .into_inner()
-            .clusters;
-        let aws = clusters
-            .into_iter()
-            .find(|cluster| cluster.name == "aws-us-east-1")
-            .unwrap();
-        if aws.pools.iter().any(|pool| !pool.catalog_note.is_empty()) {
-            break aws;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no AWS pool was checked against the catalog: {aws:#?}\nlog:\n{}",
-            daemon.log_text()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
     for pool in &aws.pools {
         if pool.name == "p4d-a100" {
             assert_eq!(
